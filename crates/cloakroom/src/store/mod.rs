@@ -1,0 +1,21 @@
+//! The stores: where sessions and users are kept.
+//!
+//! - [`MemoryStore`] (feature `memory`): in this process; fast, gone on restart.
+//! - [`SqliteStore`] (feature `sqlite`): a file, with migrations and WAL; the embedded default.
+//!
+//! Each is a [`SessionStore`](crate::session::SessionStore); the SQLite one is also a
+//! [`UserStore`](crate::user::UserStore).
+
+#[cfg(feature = "test-suite")]
+pub mod conformance;
+mod error;
+#[cfg(feature = "memory")]
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use error::{BoxError, StoreError};
+#[cfg(feature = "memory")]
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
