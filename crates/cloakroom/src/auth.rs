@@ -163,8 +163,8 @@ impl SessionManager {
             user,
             created_at: now,
             last_seen_at: now,
-            idle_expires_at: now.add(self.policy.idle_timeout()),
-            absolute_expires_at: now.add(self.policy.absolute_timeout()),
+            idle_expires_at: now.saturating_add(self.policy.idle_timeout()),
+            absolute_expires_at: now.saturating_add(self.policy.absolute_timeout()),
             client,
             version: 0,
             data: SessionData::default(),
@@ -196,7 +196,7 @@ impl SessionManager {
         }
         if now.since(record.last_seen_at) >= self.policy.touch_interval() {
             let idle_expires_at = now
-                .add(self.policy.idle_timeout())
+                .saturating_add(self.policy.idle_timeout())
                 .min(record.absolute_expires_at);
             if !self.store.touch(&key, now, idle_expires_at).await? {
                 return Err(AuthError::UnknownSession);

@@ -27,7 +27,7 @@ impl Timestamp {
     }
 
     /// This timestamp plus `d`, saturating instead of overflowing.
-    pub fn add(self, d: Duration) -> Self {
+    pub fn saturating_add(self, d: Duration) -> Self {
         let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         Self(self.0.saturating_add(secs))
     }
@@ -129,7 +129,7 @@ mod tests {
     fn add_saturates() {
         let t = Timestamp::from_unix(i64::MAX - 1);
         assert_eq!(
-            t.add(Duration::from_secs(10)),
+            t.saturating_add(Duration::from_secs(10)),
             Timestamp::from_unix(i64::MAX)
         );
     }

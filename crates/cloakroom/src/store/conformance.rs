@@ -61,8 +61,8 @@ pub fn record(user: &str, created: i64) -> SessionRecord {
         user: SessionUser::new(user, format!("name of {user}")).with_roles(["reader", "writer"]),
         created_at: created,
         last_seen_at: created,
-        idle_expires_at: created.add(Duration::from_secs(1800)),
-        absolute_expires_at: created.add(Duration::from_secs(43_200)),
+        idle_expires_at: created.saturating_add(Duration::from_secs(1800)),
+        absolute_expires_at: created.saturating_add(Duration::from_secs(43_200)),
         client: ClientInfo::new(
             Some("Mozilla/5.0 (conformance) ünïcode"),
             Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
