@@ -1,0 +1,166 @@
+//! Errors as HTTP responses: a status and a JSON body `{"error": code, "message": text}`.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use cloakroom::auth::AuthError;
+use cloakroom::store::StoreError;
+use http::header::CACHE_CONTROL;
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+
+/// An error response: `status` with the JSON body `{"error": code, "message": message}` and
+/// `Cache-Control: no-store`. The code is for programs, the message for people; neither ever
+/// carries a secret or says which of a username and password was wrong.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use cloakroom_axum::ApiError;
+/// use http::StatusCode;
+///
+/// let res = ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such session").into_response();
+/// assert_eq!(res.status(), StatusCode::NOT_FOUND);
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable, machine-readable code, e.g. `invalid_credentials`.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: Cow<'static, str>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 401 `unauthenticated`: no valid credential.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in to continue",
+        )
+    }
+
+    /// 403 `cross_site_request`: a cookie-authenticated change from another site.
+    pub fn cross_site() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "cross-site requests may not change state",
+        )
+    }
+
+    /// 503 `store_unavailable`: a store is down, so the request fails closed.
+    pub fn store_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "a backing store is unavailable; try again shortly",
+        )
+    }
+
+    /// 500 `internal`: a bug or a broken backend; details go to the log, not to the client.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed; the error has been logged",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: self.code,
+            message: &self.message,
+        };
+        let mut res = (self.status, Json(body)).into_response();
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) | StoreError::Backend(_) => {
+                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "store failed");
+                Self::store_unavailable()
+            }
+            StoreError::Full { .. } => {
+                tracing::warn!(error = %e, "session store is full");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_full",
+                    "the server cannot take more sessions right now",
+                )
+            }
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            StoreError::Duplicate => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the record already exists",
+            ),
+            StoreError::Conflict { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the record was changed concurrently; retry",
+            ),
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "store failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid username or password",
+            ),
+            AuthError::UnknownSession | AuthError::SessionExpired => Self::unauthenticated(),
+            AuthError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the session was changed concurrently; retry",
+            ),
+            AuthError::DataTooLarge { limit } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "session_data_too_large",
+                format!("session data may not exceed {limit} bytes"),
+            ),
+            AuthError::Store(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "authentication failed");
+                Self::internal()
+            }
+        }
+    }
+}

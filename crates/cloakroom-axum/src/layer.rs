@@ -1,0 +1,165 @@
+//! The tower layer: finds the session cookie, guards against CSRF, authenticates, and hands the
+//! outcome to the extractors through the request's extensions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::response::{IntoResponse, Response};
+use cloakroom::auth::{ActiveSession, AuthError, SessionManager};
+use cloakroom::session::SessionKey;
+use http::Request;
+use http::header::SET_COOKIE;
+use tower::{Layer, Service};
+
+use crate::csrf::{is_cross_site, is_unsafe};
+use crate::{ApiError, CookieConfig};
+
+/// The metric counting authentications by outcome.
+const AUTH_METRIC: &str = "cloakroom_authentications_total";
+
+/// What the layer found out about a request's credential.
+#[derive(Debug, Clone)]
+pub enum AuthState {
+    /// No session cookie.
+    Anonymous,
+    /// A session cookie that is malformed, unknown or expired.
+    Invalid,
+    /// A live session.
+    Authenticated(Arc<ActiveSession>),
+    /// The store could not be asked; requests that need a principal fail closed (503).
+    Unavailable,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) manager: SessionManager,
+    pub(crate) cookies: CookieConfig,
+}
+
+/// Put into each request's extensions by [`AuthService`]; read by the extractors.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionContext {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: AuthState,
+    /// The key of the session the request presented, valid or not, so that login can end it.
+    pub(crate) presented: Option<SessionKey>,
+}
+
+/// Authenticates requests by their session cookie. See the [crate docs](crate).
+///
+/// For each request it:
+/// 1. reads the session cookie (a malformed one counts as invalid, never as an error);
+/// 2. refuses with 403 a `POST`, `PUT`, `PATCH` or `DELETE` that carries the cookie and comes
+///    from another site ([`is_cross_site`]);
+/// 3. looks the session up, checks its expiry and records activity;
+/// 4. leaves the outcome for [`Auth`](crate::Auth), [`CurrentSession`](crate::CurrentSession)
+///    and [`Sessions`](crate::Sessions), and clears a dead cookie on the way out.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    shared: Arc<Shared>,
+}
+
+impl AuthLayer {
+    /// A layer authenticating with `manager`'s sessions, by the cookie `cookies` describes.
+    pub fn new(manager: SessionManager, cookies: CookieConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared { manager, cookies }),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around an inner service.
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, B> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // The clone is not ready; the instance that was polled ready serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let presented = shared.cookies.find(req.headers());
+            if presented.is_some() && is_unsafe(req.method()) && is_cross_site(req.headers()) {
+                metrics::counter!(AUTH_METRIC, "outcome" => "cross_site").increment(1);
+                return Ok(ApiError::cross_site().into_response());
+            }
+            let (state, key) = match presented {
+                None => (AuthState::Anonymous, None),
+                Some(Err(_)) => {
+                    metrics::counter!(AUTH_METRIC, "outcome" => "malformed").increment(1);
+                    (AuthState::Invalid, None)
+                }
+                Some(Ok(id)) => {
+                    let key = id.key();
+                    (authenticate(&shared.manager, key).await, Some(key))
+                }
+            };
+            let invalid = matches!(state, AuthState::Invalid);
+            req.extensions_mut().insert(SessionContext {
+                shared: Arc::clone(&shared),
+                state,
+                presented: key,
+            });
+            let mut res = inner.call(req).await?;
+            // Tell the browser to drop a dead cookie, unless the handler already set one.
+            if invalid && !res.headers().contains_key(SET_COOKIE) {
+                res.headers_mut().append(SET_COOKIE, shared.cookies.clear());
+            }
+            Ok(res)
+        })
+    }
+}
+
+async fn authenticate(manager: &SessionManager, key: SessionKey) -> AuthState {
+    match manager.authenticate_key(key).await {
+        Ok(active) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => "success").increment(1);
+            AuthState::Authenticated(Arc::new(active))
+        }
+        Err(AuthError::UnknownSession) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => "unknown").increment(1);
+            AuthState::Invalid
+        }
+        Err(AuthError::SessionExpired) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => "expired").increment(1);
+            AuthState::Invalid
+        }
+        Err(e) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => "error").increment(1);
+            tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "could not authenticate a session");
+            AuthState::Unavailable
+        }
+    }
+}
