@@ -38,6 +38,10 @@
 pub mod auth;
 pub mod clock;
 pub mod random;
+#[cfg(feature = "jwt")]
+pub mod revocation;
 pub mod session;
 pub mod store;
+#[cfg(feature = "jwt")]
+pub mod token;
 pub mod user;

@@ -1,0 +1,13 @@
+//! The deny-list: revoked tokens (`jti`), sessions (`sid`) and per-user not-before times,
+//! checked in memory on every verification ([`DenyList`]), kept in a [`RevocationStore`] so
+//! they survive a restart, and revoked through [`Revocations`].
+
+mod deny_list;
+mod entry;
+mod service;
+mod store;
+
+pub use deny_list::DenyList;
+pub use entry::{Revocation, RevocationKind, Revoked};
+pub use service::Revocations;
+pub use store::{MemoryRevocationStore, RevocationStore};

@@ -1,0 +1,102 @@
+//! The deny-list and its store together: what logout calls.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::{DenyList, Revocation, RevocationStore};
+use crate::clock::{SharedClock, Timestamp};
+use crate::store::StoreError;
+
+/// Revokes tokens, sessions and users: in memory at once (the [`DenyList`] the verifier
+/// checks) and in a [`RevocationStore`], so revocations survive a restart.
+///
+/// A revocation bus (hybrid mode, many nodes) publishes what [`revoke`](Self::revoke) was given
+/// and, on the other nodes, hands what it receives to [`apply_remote`](Self::apply_remote).
+///
+/// ```
+/// use std::sync::Arc;
+/// use cloakroom::clock::{ManualClock, Timestamp};
+/// use cloakroom::revocation::{MemoryRevocationStore, Revocation, Revocations};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), cloakroom::store::StoreError> {
+/// let store = Arc::new(MemoryRevocationStore::new());
+/// let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_000)));
+/// let revocations = Revocations::open(store.clone(), clock.clone()).await?;
+/// revocations.revoke(Revocation::token("jti-1", Timestamp::from_unix(2_000))).await?;
+///
+/// // After a restart, the store brings it back.
+/// let again = Revocations::open(store, clock).await?;
+/// assert!(again.deny_list().is_token_revoked("jti-1"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Revocations {
+    deny: Arc<DenyList>,
+    store: Arc<dyn RevocationStore>,
+    clock: SharedClock,
+}
+
+impl Revocations {
+    /// Loads the entries of `store` that have not expired into a new deny-list.
+    pub async fn open(
+        store: Arc<dyn RevocationStore>,
+        clock: SharedClock,
+    ) -> Result<Self, StoreError> {
+        let deny = Arc::new(DenyList::new());
+        for entry in store.load_all(clock.now()).await? {
+            deny.apply(&entry);
+        }
+        Ok(Self { deny, store, clock })
+    }
+
+    /// The deny-list, for a [`TokenVerifier`](crate::token::TokenVerifier).
+    pub fn deny_list(&self) -> &Arc<DenyList> {
+        &self.deny
+    }
+
+    /// The current time, by this service's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Revokes: the entry takes effect in this process at once, then is stored. If storing
+    /// fails the error is returned (the caller must not report success), but the entry stays
+    /// in memory: refusing too much is the safe side.
+    pub async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        self.deny.apply(&revocation);
+        self.store.add(&revocation).await
+    }
+
+    /// Applies an entry another node revoked (and stored) already.
+    pub fn apply_remote(&self, revocation: &Revocation) {
+        self.deny.apply(revocation);
+    }
+
+    /// Forgets expired entries in memory and in the store, returning how many the store had.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        self.deny.purge_expired(now);
+        self.store.purge_expired(now).await
+    }
+
+    /// Purges expired entries every `every`, on the current tokio runtime, for as long as the
+    /// service is alive (the task holds only a weak reference).
+    pub fn purge_in_background(self: &Arc<Self>, every: Duration) {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(this) = weak.upgrade() else { break };
+                match this.purge_expired().await {
+                    Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired revocations"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not purge expired revocations"),
+                }
+            }
+        });
+    }
+}
