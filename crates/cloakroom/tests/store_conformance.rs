@@ -6,3 +6,99 @@ mod memory {
         10_000
     )));
 }
+
+// Nested modules of this one are found in `tests/redis_store/`, beside the Redis tests.
+#[cfg(feature = "redis")]
+#[path = "redis_store"]
+mod redis {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use cloakroom::clock::{ManualClock, Timestamp};
+    use cloakroom::session::{SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore};
+    use cloakroom::store::{RedisStore, StoreError};
+
+    mod support;
+
+    /// The suite's records start here (its `T0`); the store's clock stands there too, so that
+    /// their keys get TTLs of minutes rather than expiring on arrival.
+    const SUITE_EPOCH: i64 = 1_700_000_000;
+
+    /// A store on a namespace of its own, whose keys are deleted when the test drops it.
+    #[derive(Debug)]
+    struct TempRedis {
+        store: RedisStore,
+        _namespace: support::Namespace,
+    }
+
+    /// `None` (the test returns early) only outside CI, when Redis does not answer.
+    async fn fresh() -> Option<Arc<TempRedis>> {
+        let url = support::redis_url()?;
+        let namespace = support::Namespace::new();
+        let clock = ManualClock::new(Timestamp::from_unix(SUITE_EPOCH));
+        let store = RedisStore::connect(url, namespace.name())
+            .await
+            .expect("connect")
+            .with_clock(Arc::new(clock));
+        Some(Arc::new(TempRedis {
+            store,
+            _namespace: namespace,
+        }))
+    }
+
+    #[async_trait]
+    impl SessionStore for TempRedis {
+        async fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
+            self.store.create(key, record).await
+        }
+        async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+            self.store.load(key).await
+        }
+        async fn touch(
+            &self,
+            key: &SessionKey,
+            last_seen_at: Timestamp,
+            idle_expires_at: Timestamp,
+        ) -> Result<bool, StoreError> {
+            self.store.touch(key, last_seen_at, idle_expires_at).await
+        }
+        async fn save_data(
+            &self,
+            key: &SessionKey,
+            expected_version: u64,
+            data: &SessionData,
+        ) -> Result<u64, StoreError> {
+            self.store.save_data(key, expected_version, data).await
+        }
+        async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+            self.store.delete(key).await
+        }
+        async fn delete_by_handle(
+            &self,
+            user_id: &str,
+            handle: &SessionHandle,
+        ) -> Result<bool, StoreError> {
+            self.store.delete_by_handle(user_id, handle).await
+        }
+        async fn delete_user(&self, user_id: &str) -> Result<u64, StoreError> {
+            self.store.delete_user(user_id).await
+        }
+        async fn list_user(
+            &self,
+            user_id: &str,
+        ) -> Result<Vec<(SessionKey, SessionRecord)>, StoreError> {
+            self.store.list_user(user_id).await
+        }
+        async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
+            self.store.count_active(now).await
+        }
+        async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+            self.store.purge_expired(now).await
+        }
+    }
+
+    cloakroom::session_store_conformance!(match fresh().await {
+        Some(store) => store,
+        None => return,
+    });
+}

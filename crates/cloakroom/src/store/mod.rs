@@ -2,6 +2,8 @@
 //!
 //! - [`MemoryStore`] (feature `memory`): in this process; fast, gone on restart.
 //! - [`SqliteStore`] (feature `sqlite`): a file, with migrations and WAL; the embedded default.
+//! - [`RedisStore`] (feature `redis`): a Redis server shared by many nodes; keys expire with
+//!   their sessions.
 //!
 //! Each is a [`SessionStore`](crate::session::SessionStore); the SQLite one is also a
 //! [`UserStore`](crate::user::UserStore).
@@ -11,11 +13,15 @@ pub mod conformance;
 mod error;
 #[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use error::{BoxError, StoreError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -1,0 +1,146 @@
+//! The key layout: every key of a store starts with its namespace.
+
+use crate::session::SessionKey;
+
+/// The longest namespace accepted, in bytes.
+const MAX_NAMESPACE: usize = 64;
+
+/// A namespace that would make keys ambiguous or unsafe in a `SCAN MATCH` pattern.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid Redis namespace {0:?}: use 1 to 64 ASCII letters, digits, '.', '_' or '-' \
+     (no ':', so that one namespace is never a prefix of another's keys)"
+)]
+pub(super) struct InvalidNamespace(pub(super) String);
+
+/// The names of one namespace's keys:
+///
+/// - `{ns}:s:{hex key}`: a session, a hash (see [`codec`](super::codec));
+/// - `{ns}:u:{user id}`: a set of the hex keys of one user's sessions;
+/// - `{ns}:x`: a sorted set of every hex key, scored by when the session ends (Unix seconds).
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    namespace: String,
+    record_prefix: String,
+    user_prefix: String,
+    expiry: String,
+}
+
+impl Keys {
+    /// The layout for `namespace`, if it is a valid one.
+    pub(super) fn new(namespace: &str) -> Result<Self, InvalidNamespace> {
+        let valid = !namespace.is_empty()
+            && namespace.len() <= MAX_NAMESPACE
+            && namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(InvalidNamespace(namespace.to_owned()));
+        }
+        Ok(Self {
+            namespace: namespace.to_owned(),
+            record_prefix: format!("{namespace}:s:"),
+            user_prefix: format!("{namespace}:u:"),
+            expiry: format!("{namespace}:x"),
+        })
+    }
+
+    /// The namespace itself.
+    pub(super) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The key of the session stored under `key`.
+    pub(super) fn record(&self, key: &SessionKey) -> String {
+        let mut out = String::with_capacity(self.record_prefix.len() + 64);
+        out.push_str(&self.record_prefix);
+        push_hex(&mut out, key);
+        out
+    }
+
+    /// What record keys start with; scripts append a member to it.
+    pub(super) fn record_prefix(&self) -> &str {
+        &self.record_prefix
+    }
+
+    /// The key of the set of `user_id`'s sessions.
+    pub(super) fn user(&self, user_id: &str) -> String {
+        format!("{}{user_id}", self.user_prefix)
+    }
+
+    /// What user-set keys start with; scripts append a user ID to it.
+    pub(super) fn user_prefix(&self) -> &str {
+        &self.user_prefix
+    }
+
+    /// The key of the sorted set of sessions by expiry.
+    pub(super) fn expiry(&self) -> &str {
+        &self.expiry
+    }
+}
+
+/// How a session key appears in the index sets: its digest in lowercase hex.
+pub(super) fn member(key: &SessionKey) -> String {
+    let mut out = String::with_capacity(64);
+    push_hex(&mut out, key);
+    out
+}
+
+/// Reads a member back; `None` if it is not 64 hex digits.
+pub(super) fn parse_member(text: &[u8]) -> Option<SessionKey> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (out, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        *out = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+    }
+    Some(SessionKey::from_bytes(bytes))
+}
+
+fn push_hex(out: &mut String, key: &SessionKey) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in key.as_bytes() {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_round_trip_and_match_to_hex() {
+        let key = SessionKey::from_bytes(std::array::from_fn(|i| (i * 37) as u8));
+        let m = member(&key);
+        assert_eq!(m, key.to_hex());
+        assert_eq!(parse_member(m.as_bytes()), Some(key));
+        assert_eq!(parse_member(b"abc"), None);
+        assert_eq!(parse_member(m.to_uppercase().as_bytes()), None);
+    }
+
+    #[test]
+    fn layout_is_namespaced() {
+        let keys = Keys::new("app-1").unwrap();
+        let key = SessionKey::from_bytes([0xab; 32]);
+        assert_eq!(keys.record(&key), format!("app-1:s:{}", "ab".repeat(32)));
+        assert_eq!(keys.user("42"), "app-1:u:42");
+        assert_eq!(keys.expiry(), "app-1:x");
+    }
+
+    #[test]
+    fn namespaces_that_could_overlap_or_glob_are_refused() {
+        for bad in ["", "a:b", "a*", "a?", "[a]", "a b", "ü", &"a".repeat(65)] {
+            assert!(Keys::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}
