@@ -7,6 +7,83 @@ mod memory {
     )));
 }
 
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use async_trait::async_trait;
+    use cloakroom::clock::Timestamp;
+    use cloakroom::session::{SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore};
+    use cloakroom::store::{SqliteStore, StoreError};
+    use tempfile::TempDir;
+
+    /// A store on a fresh file that is deleted, with its directory, when the test drops it.
+    #[derive(Debug)]
+    struct TempSqlite {
+        store: SqliteStore,
+        _dir: TempDir,
+    }
+
+    async fn fresh() -> std::sync::Arc<TempSqlite> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("sessions.db"))
+            .await
+            .expect("open");
+        std::sync::Arc::new(TempSqlite { store, _dir: dir })
+    }
+
+    #[async_trait]
+    impl SessionStore for TempSqlite {
+        async fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
+            self.store.create(key, record).await
+        }
+        async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+            self.store.load(key).await
+        }
+        async fn touch(
+            &self,
+            key: &SessionKey,
+            last_seen_at: Timestamp,
+            idle_expires_at: Timestamp,
+        ) -> Result<bool, StoreError> {
+            self.store.touch(key, last_seen_at, idle_expires_at).await
+        }
+        async fn save_data(
+            &self,
+            key: &SessionKey,
+            expected_version: u64,
+            data: &SessionData,
+        ) -> Result<u64, StoreError> {
+            self.store.save_data(key, expected_version, data).await
+        }
+        async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+            self.store.delete(key).await
+        }
+        async fn delete_by_handle(
+            &self,
+            user_id: &str,
+            handle: &SessionHandle,
+        ) -> Result<bool, StoreError> {
+            self.store.delete_by_handle(user_id, handle).await
+        }
+        async fn delete_user(&self, user_id: &str) -> Result<u64, StoreError> {
+            self.store.delete_user(user_id).await
+        }
+        async fn list_user(
+            &self,
+            user_id: &str,
+        ) -> Result<Vec<(SessionKey, SessionRecord)>, StoreError> {
+            self.store.list_user(user_id).await
+        }
+        async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
+            self.store.count_active(now).await
+        }
+        async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+            self.store.purge_expired(now).await
+        }
+    }
+
+    cloakroom::session_store_conformance!(fresh().await);
+}
+
 // Nested modules of this one are found in `tests/redis_store/`, beside the Redis tests.
 #[cfg(feature = "redis")]
 #[path = "redis_store"]

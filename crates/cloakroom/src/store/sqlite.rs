@@ -1,4 +1,0 @@
-//! Placeholder, being written.
-/// Placeholder.
-#[derive(Debug)]
-pub struct SqliteStore;
