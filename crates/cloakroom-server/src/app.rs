@@ -1,0 +1,187 @@
+//! The HTTP application: its state ([`App`]) and its router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware as mw;
+use cloakroom::auth::{Authenticator, SessionManager};
+use cloakroom::clock::{SharedClock, SystemClock};
+use cloakroom::store::SqliteStore;
+use cloakroom::user::{HashParams, PasswordPolicy};
+use cloakroom_axum::{AuthLayer, CookieConfig};
+use http::{HeaderValue, StatusCode, header};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::Error;
+use crate::settings::{SessionStoreKind, Settings};
+use crate::users::UserAdmin;
+use crate::{middleware, prometheus, routes, stores};
+
+/// The largest request body accepted, in bytes. Logins are a few hundred bytes; anything near
+/// this is an attack or a mistake.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How long one request may take, body included, before it is answered with 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server's state: stores, session manager, password hasher, cookie settings, metrics.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    auth: Authenticator,
+    database: SqliteStore,
+    cookies: CookieConfig,
+    password_policy: PasswordPolicy,
+    metrics: PrometheusHandle,
+}
+
+/// Builds an [`App`] from [`Settings`]; tests swap in a manual clock and cheap hashing.
+#[derive(Debug)]
+#[must_use]
+pub struct AppBuilder {
+    settings: Settings,
+    clock: Option<SharedClock>,
+    hash_params: Option<HashParams>,
+}
+
+impl AppBuilder {
+    /// Reads the time from `clock` (e.g. a `ManualClock` in tests) instead of the system's.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Hashes passwords with `params` instead of what the settings say.
+    pub fn hash_params(mut self, params: HashParams) -> Self {
+        self.hash_params = Some(params);
+        self
+    }
+
+    /// Checks the settings, opens the stores (creating the SQLite file and running its
+    /// migrations) and installs the metrics recorder.
+    pub async fn build(self) -> Result<App, Error> {
+        let settings = self.settings;
+        settings.validate()?;
+        let policy = settings.session_policy()?;
+        let secure = settings.public_url_is_https()?;
+        let database = stores::open_database(&settings).await?;
+        let sessions =
+            SessionManager::from_shared(stores::session_store(&settings, &database), policy)
+                .with_clock(self.clock.unwrap_or_else(|| Arc::new(SystemClock)));
+        let hasher = match self.hash_params {
+            Some(params) => stores::hasher_with(params)?,
+            None => stores::hasher(&settings)?,
+        };
+        let auth = Authenticator::new(sessions, Arc::new(database.clone()), hasher);
+        let cookies = CookieConfig::new(settings.session.cookie_name.clone()).secure(secure);
+        Ok(App {
+            inner: Arc::new(Inner {
+                settings,
+                auth,
+                database,
+                cookies,
+                password_policy: PasswordPolicy::default(),
+                metrics: prometheus::handle()?,
+            }),
+        })
+    }
+}
+
+impl App {
+    /// A builder for an app with `settings`.
+    pub fn builder(settings: Settings) -> AppBuilder {
+        AppBuilder {
+            settings,
+            clock: None,
+            hash_params: None,
+        }
+    }
+
+    /// The settings the app was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Signs users in.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// Starts, checks and ends sessions.
+    pub fn sessions(&self) -> &SessionManager {
+        self.inner.auth.sessions()
+    }
+
+    /// The SQLite database (users, and sessions unless they are kept in memory).
+    pub fn database(&self) -> &SqliteStore {
+        &self.inner.database
+    }
+
+    /// The session cookie's name and attributes.
+    pub fn cookies(&self) -> &CookieConfig {
+        &self.inner.cookies
+    }
+
+    /// The rules passwords follow.
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.inner.password_policy
+    }
+
+    /// The Prometheus recorder's handle.
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+
+    /// Where sessions are kept.
+    pub fn session_store_kind(&self) -> SessionStoreKind {
+        self.inner.settings.session_store
+    }
+
+    /// Manages this app's users; ends sessions in whatever store the app uses.
+    pub fn user_admin(&self) -> UserAdmin {
+        UserAdmin::new(
+            self.inner.database.clone(),
+            Some(self.sessions().clone()),
+            self.inner.auth.hasher().clone(),
+            self.inner.password_policy,
+        )
+    }
+
+    /// The router with every route and layer. `Router::layer` wraps each route separately, so
+    /// the outer layers here see the matched route and the errors of the inner ones.
+    pub fn router(&self) -> Router {
+        let auth = AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone());
+        Router::new()
+            .merge(routes::auth::router())
+            .merge(routes::sessions::router())
+            .merge(routes::health::router())
+            .merge(routes::metrics::router())
+            .fallback(routes::not_found)
+            .layer(auth)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(mw::from_fn(middleware::refuse_declared_oversize))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
+            .layer(mw::from_fn(middleware::observe))
+            // Responses of an authentication server carry credentials or say who is signed in:
+            // no cache may keep any of them.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(mw::map_response(middleware::json_errors))
+            .with_state(self.clone())
+    }
+}

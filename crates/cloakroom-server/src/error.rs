@@ -1,0 +1,120 @@
+//! The server's errors: start-up, configuration, stores and the `user` commands. HTTP errors
+//! are [`cloakroom_axum::ApiError`]s instead; these never reach a client.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use cloakroom::auth::AuthError;
+use cloakroom::store::StoreError;
+use cloakroom::user::{InvalidUsername, PasswordError, PasswordRejected};
+
+/// Everything that can stop a command of the `cloakroom` binary.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The settings could not be read: an unknown key, a value of the wrong type, a file that
+    /// does not parse. The message names each key.
+    #[error("invalid configuration: {message}")]
+    Config {
+        /// One line per problem, each naming its key and where the value came from.
+        message: String,
+        /// Figment's own error, for callers that want the details.
+        figment: Box<figment::Error>,
+    },
+    /// A setting has a value of the right type that cannot work.
+    #[error("invalid configuration: `{key}`: {message}")]
+    InvalidSetting {
+        /// The key, e.g. `session.idle_timeout`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file given with `--config` does not exist.
+    #[error("the configuration file {0} does not exist")]
+    ConfigFileMissing(PathBuf),
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A store could not be opened.
+    #[error("cannot open the {what} at {location}")]
+    OpenStore {
+        /// Which store, e.g. `user database`.
+        what: &'static str,
+        /// Its path or URL.
+        location: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// A store failed while a command used it.
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+    /// Signing in, or ending sessions, failed.
+    #[error("session handling failed")]
+    Auth(#[from] AuthError),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server stopped with an error.
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
+    /// The Prometheus recorder could not be set up.
+    #[error("cannot set up the metrics recorder")]
+    Metrics(#[source] metrics_exporter_prometheus::BuildError),
+    /// Logging could not be set up.
+    #[error("cannot set up logging: {0}")]
+    Logging(String),
+    /// No such user.
+    #[error("there is no user called {0:?}")]
+    NoSuchUser(String),
+    /// The username is taken.
+    #[error("a user called {0:?} already exists")]
+    UserExists(String),
+    /// The username breaks the rules.
+    #[error("invalid username")]
+    InvalidUsername(#[from] InvalidUsername),
+    /// A role is empty or has spaces or control characters.
+    #[error("invalid role {0:?}: roles are non-empty and have no spaces or control characters")]
+    InvalidRole(String),
+    /// The new password breaks the password policy.
+    #[error("password rejected")]
+    PasswordRejected(#[from] PasswordRejected),
+    /// The two passwords typed at the prompt differ.
+    #[error("the passwords do not match")]
+    PasswordMismatch,
+    /// No password could be read: no terminal to prompt on and no `--password-stdin`.
+    #[error("cannot read a password: {0}")]
+    PasswordInput(String),
+    /// Reading the password failed.
+    #[error("cannot read the password")]
+    PasswordRead(#[source] std::io::Error),
+    /// Hashing the password failed.
+    #[error("cannot hash the password")]
+    Hash(#[from] PasswordError),
+}
+
+impl Error {
+    /// The message with its causes, one per line: what `main` prints.
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            out.push_str("\n  caused by: ");
+            out.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        out
+    }
+}

@@ -1,0 +1,53 @@
+//! A `Json` extractor whose rejections are JSON errors like every other, instead of axum's
+//! plain-text ones.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use cloakroom_axum::ApiError;
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::middleware::payload_too_large;
+
+/// Reads a JSON body into `T`: 415 without a JSON content type, 400 for malformed JSON, 422
+/// for JSON of the wrong shape, 413 over the body limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Json<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(reject(&rejection)),
+        }
+    }
+}
+
+fn reject(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON, with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the request body is not valid JSON",
+        ),
+        // serde's message names the missing or mistyped field.
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            e.body_text(),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+        other => ApiError::new(other.status(), "invalid_request", other.body_text()),
+    }
+}

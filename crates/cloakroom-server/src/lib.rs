@@ -1,0 +1,59 @@
+//! # cloakroom-server
+//!
+//! The `cloakroom` binary as a library: [`settings`] (defaults, TOML, environment, flags), the
+//! HTTP [`App`] (state and router), the [`commands`] of the CLI, and [`run`], which serves an
+//! app on a listener until a shutdown signal.
+//!
+//! Tests and embedders start a server on port 0 like this:
+//!
+//! ```no_run
+//! use cloakroom_server::{App, settings::Settings};
+//!
+//! # async fn example() -> Result<(), cloakroom_server::Error> {
+//! let settings = Settings { data_dir: "/tmp/cloakroom".into(), ..Settings::default() };
+//! let app = App::builder(settings).build().await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await
+//!     .map_err(|source| cloakroom_server::Error::Bind { addr: ([127, 0, 0, 1], 0).into(), source })?;
+//! cloakroom_server::run(listener, app, std::future::pending()).await
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod app;
+pub mod cli;
+pub mod commands;
+mod error;
+mod json;
+pub mod logging;
+mod middleware;
+pub mod prometheus;
+mod purge;
+mod routes;
+pub mod settings;
+mod stores;
+pub mod users;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+pub use app::{App, AppBuilder, MAX_BODY_BYTES};
+pub use error::Error;
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight
+/// and returns. Ended sessions are purged from the store in the background meanwhile.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let purge = tokio::spawn(purge::every_interval(app.clone()));
+    let service = app
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve);
+    purge.abort();
+    served
+}

@@ -1,0 +1,128 @@
+//! Request-wide middleware: the access log and latency histogram, the early refusal of
+//! oversized bodies, and the guarantee that every error is JSON.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use cloakroom_axum::ApiError;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+
+use crate::MAX_BODY_BYTES;
+use crate::prometheus::REQUEST_DURATION;
+
+/// Logs one line per request and records its latency, labelled by the matched route (never
+/// the raw path, which may carry IDs, and whose variety would swamp Prometheus). Headers,
+/// cookies, query strings and bodies are never logged.
+pub(crate) async fn observe(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    metrics::histogram!(
+        REQUEST_DURATION,
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status.to_string(),
+    )
+    .record(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "cloakroom_server::access",
+        method,
+        route = %route,
+        status,
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    res
+}
+
+/// The method as a label; made-up methods share one label so that they cannot grow the
+/// metric without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Answers 413 at once when the declared `Content-Length` is over the limit, whatever the
+/// route, instead of reading the body. Bodies without a length are cut off by
+/// `DefaultBodyLimit` when a handler reads them.
+pub(crate) async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return payload_too_large().into_response();
+    }
+    next.run(req).await
+}
+
+/// 413 `payload_too_large`.
+pub(crate) fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body may not exceed {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Turns any error response that is not JSON yet (axum's own 405, a path that is not UTF-8,
+/// a timeout, …) into `{"error", "message"}` with the same status and headers.
+pub(crate) async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
+        return res;
+    }
+    let (mut parts, _) = res.into_parts();
+    let body = serde_json::json!({
+        "error": code_for(status),
+        "message": status.canonical_reason().unwrap_or("the request failed"),
+    });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "request_failed",
+    }
+}

@@ -1,0 +1,166 @@
+//! Signing in and out: `/auth/login`, `/auth/me`, `/auth/logout`, `/auth/logout-all`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use cloakroom::auth::{AuthError, AuthMethod};
+use cloakroom::session::SessionUser;
+use cloakroom::user::{Password, User};
+use cloakroom_axum::{ApiError, Auth, SessionCookie, Sessions, is_cross_site};
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::Client;
+use crate::App;
+use crate::json::Json;
+use crate::prometheus::LOGINS;
+
+pub(crate) fn router() -> Router<App> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/me", get(me))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+}
+
+/// The body of `POST /auth/login`. Not `Debug`: it holds a password.
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    user: UserView,
+}
+
+#[derive(Serialize)]
+struct UserView {
+    id: String,
+    username: String,
+    roles: Vec<String>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username.into(),
+            roles: u.roles,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct MeResponse {
+    id: String,
+    username: String,
+    roles: Vec<String>,
+    session: String,
+    auth: AuthMethod,
+}
+
+fn count_login(outcome: &'static str) {
+    metrics::counter!(LOGINS, "outcome" => outcome).increment(1);
+}
+
+/// Checks the password and starts a new session, ending any the request presented (a planted
+/// cookie is never adopted). Unknown user, wrong password and disabled account answer alike.
+async fn login(
+    State(app): State<App>,
+    sessions: Sessions,
+    Client(client): Client,
+    headers: HeaderMap,
+    Json(body): Json<LoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    // Login CSRF: another site must not sign the browser in to an account of its choosing.
+    // (The layer refuses cross-site requests that carry a cookie; this one may carry none.)
+    if is_cross_site(&headers) {
+        count_login("cross_site");
+        return Err(ApiError::cross_site());
+    }
+    let password = Password::new(body.password);
+    // Checked before hashing, so that a huge password costs nothing.
+    let max = app.password_policy().max_bytes;
+    if password.expose_secret().len() > max {
+        count_login("rejected");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "password_too_long",
+            format!("passwords are at most {max} bytes long"),
+        ));
+    }
+    let user = match app
+        .authenticator()
+        .verify_credentials(&body.username, &password)
+        .await
+    {
+        Ok(user) => user,
+        Err(e) => {
+            let invalid = matches!(e, AuthError::InvalidCredentials);
+            count_login(if invalid {
+                "invalid_credentials"
+            } else {
+                "error"
+            });
+            if invalid {
+                tracing::info!("sign-in refused: invalid credentials");
+            }
+            return Err(e.into());
+        }
+    };
+    let session_user = SessionUser {
+        id: user.id.clone(),
+        name: user.username.to_string(),
+        roles: user.roles.clone(),
+    };
+    let cookie = match sessions.login(session_user, client).await {
+        Ok(cookie) => cookie,
+        Err(e) => {
+            count_login("error");
+            return Err(e);
+        }
+    };
+    count_login("success");
+    tracing::info!(user_id = %user.id, "signed in");
+    Ok((
+        cookie,
+        axum::Json(LoginResponse {
+            user: UserView::from(user),
+        }),
+    ))
+}
+
+async fn me(Auth(p): Auth) -> axum::Json<MeResponse> {
+    axum::Json(MeResponse {
+        session: p.session.to_string(),
+        auth: p.method,
+        id: p.user_id,
+        username: p.username,
+        roles: p.roles,
+    })
+}
+
+/// Ends the session the request presented, if any, and clears the cookie. Idempotent: without
+/// a live session it still answers 204.
+async fn logout(sessions: Sessions) -> Result<impl IntoResponse, ApiError> {
+    let cookie = sessions.logout().await?;
+    Ok((StatusCode::NO_CONTENT, cookie, ()))
+}
+
+/// Ends every session of the signed-in user.
+async fn logout_all(Auth(p): Auth, sessions: Sessions) -> Result<impl IntoResponse, ApiError> {
+    let ended = sessions
+        .manager()
+        .end_all(&p.user_id)
+        .await
+        .map_err(ApiError::from)?;
+    tracing::info!(user_id = %p.user_id, ended, "signed out everywhere");
+    Ok((
+        StatusCode::NO_CONTENT,
+        SessionCookie::clear(sessions.cookies()),
+        (),
+    ))
+}

@@ -1,0 +1,41 @@
+//! The HTTP routes, one module per group, and what they share.
+
+pub(crate) mod auth;
+pub(crate) mod health;
+pub(crate) mod metrics;
+pub(crate) mod sessions;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use cloakroom::session::ClientInfo;
+use cloakroom_axum::{ApiError, client_info};
+use http::StatusCode;
+use http::request::Parts;
+
+/// 404 for every path no route matches.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "there is nothing at this path",
+    )
+}
+
+/// The client a request came from (user agent, peer address), for the list of sessions.
+#[derive(Debug, Clone)]
+pub(crate) struct Client(pub(crate) ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Absent when the router is served without connect info (e.g. in unit tests).
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        Ok(Self(client_info(&parts.headers, peer)))
+    }
+}

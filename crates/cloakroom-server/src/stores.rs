@@ -1,0 +1,69 @@
+//! Opening what the settings name: the SQLite database (users, and sessions by default), the
+//! session store, and the password hasher.
+
+use std::sync::Arc;
+
+use cloakroom::session::SessionStore;
+use cloakroom::store::{MemoryStore, SqliteStore};
+use cloakroom::user::{HashParams, PasswordHasher};
+
+use crate::error::Error;
+use crate::settings::{Database, SessionStoreKind, Settings};
+
+/// Opens (creating it and its directory if missing) the SQLite database and runs its
+/// migrations.
+pub(crate) async fn open_database(settings: &Settings) -> Result<SqliteStore, Error> {
+    match settings.database()? {
+        Database::File(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+            }
+            SqliteStore::open(&path)
+                .await
+                .map_err(|source| Error::OpenStore {
+                    what: "SQLite database",
+                    location: path.display().to_string(),
+                    source,
+                })
+        }
+        Database::Url(url) => SqliteStore::connect(&url)
+            .await
+            .map_err(|source| Error::OpenStore {
+                what: "SQLite database",
+                location: url,
+                source,
+            }),
+    }
+}
+
+/// The session store the settings ask for: the database itself, or a bounded memory store.
+pub(crate) fn session_store(settings: &Settings, database: &SqliteStore) -> Arc<dyn SessionStore> {
+    match settings.session_store {
+        SessionStoreKind::Sqlite => Arc::new(database.clone()),
+        SessionStoreKind::Memory => Arc::new(MemoryStore::new(settings.session.max_sessions)),
+    }
+}
+
+/// The password hasher: OWASP's argon2id parameters, unless the test-only setting asks for
+/// the cheapest ones.
+pub(crate) fn hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
+    let params = if settings.insecure_fast_hashing_for_tests {
+        tracing::warn!(
+            "insecure_fast_hashing_for_tests is on: passwords are hashed with parameters that \
+             are cheap to crack; never use this outside the test-suite"
+        );
+        HashParams::INSECURE_FAST_FOR_TESTS
+    } else {
+        HashParams::OWASP
+    };
+    hasher_with(params)
+}
+
+/// A hasher with `params`, hashing on as many blocking threads at once as there are cores.
+pub(crate) fn hasher_with(params: HashParams) -> Result<PasswordHasher, Error> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(PasswordHasher::new(params, cores)?)
+}

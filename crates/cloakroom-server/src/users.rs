@@ -1,0 +1,159 @@
+//! Managing users: what `cloakroom user …` does, without the terminal. The server's tests use
+//! it too, through [`App::user_admin`](crate::App::user_admin).
+
+use cloakroom::auth::SessionManager;
+use cloakroom::clock::{Clock as _, SystemClock};
+use cloakroom::store::{SqliteStore, StoreError};
+use cloakroom::user::{
+    NewUser, Password, PasswordHasher, PasswordPolicy, User, UserStore as _, Username,
+};
+
+use crate::error::Error;
+use crate::settings::{SessionStoreKind, Settings};
+use crate::stores;
+
+/// The longest role name, in characters.
+const MAX_ROLE_CHARS: usize = 64;
+
+/// Adds, lists and removes users and changes passwords, ending the sessions of a user whose
+/// password changes or who is removed.
+#[derive(Debug, Clone)]
+pub struct UserAdmin {
+    users: SqliteStore,
+    /// The sessions this process can reach: `None` for a memory store in another process.
+    sessions: Option<SessionManager>,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+}
+
+impl UserAdmin {
+    /// Users and sessions kept where `settings` say, as the `user` commands see them.
+    ///
+    /// With `session_store = "memory"` the sessions live in the server's process, out of this
+    /// one's reach; [`ends_sessions`](Self::ends_sessions) is then false.
+    pub async fn open(settings: &Settings) -> Result<Self, Error> {
+        let users = stores::open_database(settings).await?;
+        let sessions = match settings.session_store {
+            SessionStoreKind::Sqlite => Some(SessionManager::new(
+                users.clone(),
+                settings.session_policy()?,
+            )),
+            SessionStoreKind::Memory => None,
+        };
+        Ok(Self::new(
+            users,
+            sessions,
+            stores::hasher(settings)?,
+            PasswordPolicy::default(),
+        ))
+    }
+
+    /// An admin over these parts.
+    pub(crate) fn new(
+        users: SqliteStore,
+        sessions: Option<SessionManager>,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+    ) -> Self {
+        Self {
+            users,
+            sessions,
+            hasher,
+            policy,
+        }
+    }
+
+    /// The rules new passwords must follow.
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    /// Whether removing a user or changing a password here ends that user's sessions.
+    pub fn ends_sessions(&self) -> bool {
+        self.sessions.is_some()
+    }
+
+    /// Adds a user with `roles`, after checking the name, the roles and the password.
+    pub async fn add(
+        &self,
+        name: &str,
+        roles: &[String],
+        password: &Password,
+    ) -> Result<User, Error> {
+        let username = Username::parse(name)?;
+        let roles = check_roles(roles)?;
+        self.policy.check(password)?;
+        let password_hash = self.hasher.hash(password).await?;
+        let new = NewUser {
+            username,
+            roles,
+            password_hash,
+            created_at: SystemClock.now(),
+        };
+        match self.users.create(&new).await {
+            Ok(user) => Ok(user),
+            Err(StoreError::Duplicate) => Err(Error::UserExists(new.username.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every user, in the order they were added.
+    pub async fn list(&self) -> Result<Vec<User>, Error> {
+        Ok(self.users.list().await?)
+    }
+
+    /// The user called `name` (case-insensitively).
+    pub async fn find(&self, name: &str) -> Result<User, Error> {
+        self.users
+            .by_username(name)
+            .await?
+            .ok_or_else(|| Error::NoSuchUser(name.to_owned()))
+    }
+
+    /// Removes the user called `name` and ends their sessions; returns how many ended.
+    pub async fn remove(&self, name: &str) -> Result<u64, Error> {
+        let user = self.find(name).await?;
+        // Sessions first: if removing the user then fails, nobody is left signed in as them.
+        let ended = self.end_sessions(&user).await?;
+        if !self.users.remove(&user.id).await? {
+            return Err(Error::NoSuchUser(name.to_owned()));
+        }
+        Ok(ended)
+    }
+
+    /// Gives the user called `name` a new password and ends their sessions; returns how many
+    /// ended.
+    pub async fn set_password(&self, name: &str, password: &Password) -> Result<u64, Error> {
+        let user = self.find(name).await?;
+        self.policy.check(password)?;
+        let hash = self.hasher.hash(password).await?;
+        if !self.users.set_password_hash(&user.id, &hash).await? {
+            return Err(Error::NoSuchUser(name.to_owned()));
+        }
+        self.end_sessions(&user).await
+    }
+
+    async fn end_sessions(&self, user: &User) -> Result<u64, Error> {
+        match &self.sessions {
+            Some(sessions) => Ok(sessions.end_all(&user.id).await?),
+            None => Ok(0),
+        }
+    }
+}
+
+/// Roles are short, without spaces or control characters; duplicates are dropped.
+fn check_roles(roles: &[String]) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::with_capacity(roles.len());
+    for role in roles {
+        let ok = !role.is_empty()
+            && role.chars().count() <= MAX_ROLE_CHARS
+            && !role.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(Error::InvalidRole(role.clone()));
+        }
+        if !out.contains(role) {
+            out.push(role.clone());
+        }
+    }
+    Ok(out)
+}
