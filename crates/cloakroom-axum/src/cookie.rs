@@ -7,6 +7,8 @@ use http::{HeaderMap, HeaderValue};
 
 /// The prefix browsers reserve for cookies that are `Secure`, `Path=/` and have no `Domain`.
 const HOST_PREFIX: &str = "__Host-";
+/// The prefix for `Secure` cookies that cannot take `__Host-` (they have a narrower path).
+const SECURE_PREFIX: &str = "__Secure-";
 
 /// How the session cookie is named and sent.
 ///
@@ -23,16 +25,26 @@ const HOST_PREFIX: &str = "__Host-";
 /// ```
 #[derive(Debug, Clone)]
 pub struct CookieConfig {
+    bare: String,
     name: String,
     secure: bool,
+    path: String,
 }
 
 impl CookieConfig {
-    /// A cookie called `name`, not `Secure` (for plain-HTTP development).
+    /// A cookie called `name`, not `Secure` (for plain-HTTP development), for every path.
     pub fn new(name: impl Into<String>) -> Self {
+        let bare: String = name.into();
+        let bare = bare
+            .strip_prefix(HOST_PREFIX)
+            .or_else(|| bare.strip_prefix(SECURE_PREFIX))
+            .unwrap_or(&bare)
+            .to_owned();
         Self {
-            name: name.into(),
+            name: bare.clone(),
+            bare,
             secure: false,
+            path: "/".to_owned(),
         }
     }
 
@@ -45,20 +57,27 @@ impl CookieConfig {
         Self::new(name).secure(https)
     }
 
-    /// Marks the cookie `Secure` and gives it the `__Host-` prefix (or neither).
+    /// Marks the cookie `Secure` and gives it the `__Host-` prefix (`__Secure-` when it is
+    /// limited to a path, which `__Host-` forbids), or neither.
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
-        let bare = self
-            .name
-            .strip_prefix(HOST_PREFIX)
-            .unwrap_or(&self.name)
-            .to_owned();
-        self.name = if secure {
-            format!("{HOST_PREFIX}{bare}")
-        } else {
-            bare
-        };
+        self.rename();
         self
+    }
+
+    /// Limits the cookie to `path` (e.g. the refresh cookie to `/auth/refresh`).
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self.rename();
+        self
+    }
+
+    fn rename(&mut self) {
+        self.name = match (self.secure, self.path.as_str()) {
+            (false, _) => self.bare.clone(),
+            (true, "/") => format!("{HOST_PREFIX}{}", self.bare),
+            (true, _) => format!("{SECURE_PREFIX}{}", self.bare),
+        };
     }
 
     /// The cookie's name, prefix included.
@@ -75,7 +94,7 @@ impl CookieConfig {
         Cookie::build((self.name.clone(), value))
             .http_only(true)
             .same_site(SameSite::Lax)
-            .path("/")
+            .path(self.path.clone())
             .secure(self.secure)
             .build()
     }
@@ -102,6 +121,11 @@ impl CookieConfig {
     /// The session cookie in a request's `Cookie` headers: `None` when absent, an error when it
     /// is there but malformed. With several cookies of the name, the first wins.
     pub fn find(&self, headers: &HeaderMap) -> Option<Result<SessionId, InvalidSessionId>> {
+        self.find_raw(headers).map(SessionId::parse)
+    }
+
+    /// The raw value of this cookie in a request's `Cookie` headers (quotes removed), if any.
+    pub fn find_raw<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         for value in headers.get_all(COOKIE) {
             let Ok(text) = value.to_str() else { continue };
             for pair in text.split(';') {
@@ -109,11 +133,22 @@ impl CookieConfig {
                     continue;
                 };
                 if name.trim() == self.name {
-                    return Some(SessionId::parse(value.trim().trim_matches('"')));
+                    return Some(value.trim().trim_matches('"'));
                 }
             }
         }
         None
+    }
+
+    /// The `Set-Cookie` value that hands the client an arbitrary credential (e.g. an access
+    /// token) under this cookie's name and attributes, for `max_age`.
+    pub fn set_value(&self, value: &str, max_age: Option<std::time::Duration>) -> HeaderValue {
+        let mut c = self.build(value.to_owned());
+        if let Some(age) = max_age {
+            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+            c.set_max_age(cookie::time::Duration::seconds(secs));
+        }
+        Self::header(&c)
     }
 }
 
@@ -185,6 +220,18 @@ mod tests {
         let c = CookieConfig::new("sid").secure(true).secure(true);
         assert_eq!(c.name(), "__Host-sid");
         assert_eq!(c.secure(false).name(), "sid");
+    }
+
+    #[test]
+    fn a_path_limited_secure_cookie_takes_the_secure_prefix() {
+        let c = CookieConfig::new("rt")
+            .with_path("/auth/refresh")
+            .secure(true);
+        assert_eq!(c.name(), "__Secure-rt");
+        let v = c.set_value("x", Some(std::time::Duration::from_secs(60)));
+        let v = v.to_str().unwrap();
+        assert!(v.contains("Path=/auth/refresh"), "{v}");
+        assert!(v.contains("Max-Age=60"), "{v}");
     }
 
     #[test]

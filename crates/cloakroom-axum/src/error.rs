@@ -6,7 +6,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use cloakroom::auth::AuthError;
 use cloakroom::store::StoreError;
-use http::header::CACHE_CONTROL;
+use http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -31,6 +31,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence for people.
     pub message: Cow<'static, str>,
+    /// A `WWW-Authenticate` challenge to send with a 401.
+    challenge: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -50,7 +52,31 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            challenge: None,
         }
+    }
+
+    /// The same error with a `WWW-Authenticate` challenge, e.g. `Bearer`.
+    pub fn with_challenge(mut self, challenge: impl Into<String>) -> Self {
+        self.challenge = Some(challenge.into());
+        self
+    }
+
+    /// 401 `invalid_token`, with the RFC 6750 challenge
+    /// `Bearer error="invalid_token", error_description="…"`.
+    pub fn invalid_token(description: &str) -> Self {
+        // The description comes from a fixed set of messages, but it may quote a short piece
+        // of the token: keep it to printable ASCII without quotes or backslashes.
+        let clean: String = description
+            .chars()
+            .map(|c| match c {
+                ' '..='~' if c != '"' && c != '\\' => c,
+                _ => '?',
+            })
+            .collect();
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", clean.clone()).with_challenge(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{clean}\""
+        ))
     }
 
     /// 401 `unauthenticated`: no valid credential.
@@ -99,6 +125,9 @@ impl IntoResponse for ApiError {
         let mut res = (self.status, Json(body)).into_response();
         res.headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
+            res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
         res
     }
 }
@@ -162,5 +191,20 @@ impl From<AuthError> for ApiError {
                 Self::internal()
             }
         }
+    }
+}
+
+#[cfg(feature = "jwt")]
+impl From<cloakroom::token::IssueError> for ApiError {
+    fn from(e: cloakroom::token::IssueError) -> Self {
+        tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "could not issue a token");
+        Self::internal()
+    }
+}
+
+impl From<cloakroom::random::RandomError> for ApiError {
+    fn from(e: cloakroom::random::RandomError) -> Self {
+        tracing::error!(error = %e, "the OS random number generator failed");
+        Self::internal()
     }
 }

@@ -8,7 +8,7 @@ use cloakroom::session::{ClientInfo, SessionData, SessionRecord, SessionUser};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::layer::{AuthState, SessionContext};
+use crate::layer::{AuthState, SessionContext, SessionSide};
 use crate::{ApiError, CookieConfig, SessionCookie};
 
 fn context(parts: &Parts) -> Result<&SessionContext, ApiError> {
@@ -22,13 +22,49 @@ fn active(parts: &Parts) -> Result<Option<&Arc<ActiveSession>>, ApiError> {
     match &context(parts)?.state {
         AuthState::Authenticated(a) => Ok(Some(a)),
         AuthState::Unavailable => Err(ApiError::store_unavailable()),
+        _ => Ok(None),
+    }
+}
+
+/// The principal of a request: `Ok(None)` when it presented no credential (or a dead session
+/// cookie); an error when it presented a refused token or the store is down.
+fn principal(parts: &Parts) -> Result<Option<Principal>, ApiError> {
+    let context = context(parts)?;
+    match &context.state {
+        AuthState::Authenticated(a) => Ok(Some(a.principal())),
+        AuthState::Unavailable => Err(ApiError::store_unavailable()),
+        #[cfg(feature = "jwt")]
+        AuthState::Token(claims) => {
+            let method = context
+                .shared
+                .tokens
+                .as_ref()
+                .map_or(cloakroom::auth::AuthMethod::Jwt, |t| t.method);
+            Ok(Some(Principal::from_claims(claims, method)))
+        }
+        #[cfg(feature = "jwt")]
+        AuthState::InvalidToken(e) if e.is_server_fault() => Err(ApiError::internal()),
+        #[cfg(feature = "jwt")]
+        AuthState::InvalidToken(e) => Err(ApiError::invalid_token(&e.to_string())),
         AuthState::Anonymous | AuthState::Invalid => Ok(None),
     }
 }
 
-/// The signed-in principal. Rejects with 401 `unauthenticated` (JSON) when there is none, and
-/// with 503 when the store could not be asked. Use `Option<Auth>` for routes that also serve
-/// anonymous visitors.
+/// The rejection for a request without a credential: with a `WWW-Authenticate: Bearer`
+/// challenge where tokens are accepted (RFC 6750 §3).
+fn unauthenticated(parts: &Parts) -> ApiError {
+    #[cfg(feature = "jwt")]
+    if context(parts).is_ok_and(|c| c.shared.tokens.is_some()) {
+        return ApiError::unauthenticated().with_challenge("Bearer");
+    }
+    let _ = parts;
+    ApiError::unauthenticated()
+}
+
+/// The signed-in principal. Rejects with 401 `unauthenticated` (JSON) when there is none, with
+/// 401 `invalid_token` and a `WWW-Authenticate` challenge (RFC 6750) for a refused token, and
+/// with 503 when the store could not be asked. `Option<Auth>` is `None` only for requests
+/// without a credential: a refused token is still rejected.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
@@ -36,9 +72,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        active(parts)?
-            .map(|a| Auth(a.principal()))
-            .ok_or_else(ApiError::unauthenticated)
+        principal(parts)?
+            .map(Auth)
+            .ok_or_else(|| unauthenticated(parts))
     }
 }
 
@@ -93,8 +129,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let manager = context(parts)?.shared.manager.clone();
-        let active = active(parts)?.ok_or_else(ApiError::unauthenticated)?;
+        let manager = session_side(context(parts)?)?.manager.clone();
+        let active = active(parts)?.ok_or_else(|| unauthenticated(parts))?;
         Ok(Self {
             manager,
             active: Arc::clone(active),
@@ -102,7 +138,15 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
     }
 }
 
-/// Signs in and out. Never rejects (on a route behind [`AuthLayer`](crate::AuthLayer)).
+fn session_side(context: &SessionContext) -> Result<&SessionSide, ApiError> {
+    context.shared.sessions.as_ref().ok_or_else(|| {
+        tracing::error!("a session extractor was used behind a token-only AuthLayer");
+        ApiError::internal()
+    })
+}
+
+/// Signs in and out. Never rejects on a route behind an [`AuthLayer`](crate::AuthLayer) made
+/// with sessions.
 #[derive(Debug, Clone)]
 pub struct Sessions {
     context: SessionContext,
@@ -145,14 +189,22 @@ impl Sessions {
         &self.context.state
     }
 
+    fn side(&self) -> &SessionSide {
+        // Checked when the extractor ran.
+        match &self.context.shared.sessions {
+            Some(side) => side,
+            None => unreachable!("Sessions is only extracted behind a session layer"),
+        }
+    }
+
     /// The session manager, for listing and revoking sessions.
     pub fn manager(&self) -> &SessionManager {
-        &self.context.shared.manager
+        &self.side().manager
     }
 
     /// The cookie settings.
     pub fn cookies(&self) -> &CookieConfig {
-        &self.context.shared.cookies
+        &self.side().cookies
     }
 }
 
@@ -160,8 +212,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Sessions {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts)?;
+        session_side(context)?;
         Ok(Self {
-            context: context(parts)?.clone(),
+            context: context.clone(),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The tower layer: finds the session cookie, guards against CSRF, authenticates, and hands the
+//! The tower layer: finds the credential, guards against CSRF, authenticates, and hands the
 //! outcome to the extractors through the request's extensions.
 
 use std::future::Future;
@@ -9,33 +9,54 @@ use std::task::{Context, Poll};
 use axum::response::{IntoResponse, Response};
 use cloakroom::auth::{ActiveSession, AuthError, SessionManager};
 use cloakroom::session::SessionKey;
-use http::Request;
 use http::header::SET_COOKIE;
+use http::{HeaderMap, Request};
 use tower::{Layer, Service};
 
 use crate::csrf::{is_cross_site, is_unsafe};
 use crate::{ApiError, CookieConfig};
 
 /// The metric counting authentications by outcome.
-const AUTH_METRIC: &str = "cloakroom_authentications_total";
+pub(crate) const AUTH_METRIC: &str = "cloakroom_authentications_total";
 
 /// What the layer found out about a request's credential.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AuthState {
-    /// No session cookie.
+    /// No credential.
     Anonymous,
     /// A session cookie that is malformed, unknown or expired.
     Invalid,
     /// A live session.
     Authenticated(Arc<ActiveSession>),
+    /// A valid access token.
+    #[cfg(feature = "jwt")]
+    Token(Arc<cloakroom::token::AccessClaims>),
+    /// An access token that was refused, and why.
+    #[cfg(feature = "jwt")]
+    InvalidToken(Arc<cloakroom::token::TokenError>),
     /// The store could not be asked; requests that need a principal fail closed (503).
     Unavailable,
 }
 
+/// Session-cookie authentication.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct SessionSide {
     pub(crate) manager: SessionManager,
     pub(crate) cookies: CookieConfig,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) sessions: Option<SessionSide>,
+    #[cfg(feature = "jwt")]
+    pub(crate) tokens: Option<crate::TokenAuth>,
+}
+
+impl Shared {
+    fn session_cookies(&self) -> Option<&CookieConfig> {
+        self.sessions.as_ref().map(|s| &s.cookies)
+    }
 }
 
 /// Put into each request's extensions by [`AuthService`]; read by the extractors.
@@ -47,15 +68,17 @@ pub(crate) struct SessionContext {
     pub(crate) presented: Option<SessionKey>,
 }
 
-/// Authenticates requests by their session cookie. See the [crate docs](crate).
+/// Authenticates requests. See the [crate docs](crate).
 ///
 /// For each request it:
-/// 1. reads the session cookie (a malformed one counts as invalid, never as an error);
-/// 2. refuses with 403 a `POST`, `PUT`, `PATCH` or `DELETE` that carries the cookie and comes
-///    from another site ([`is_cross_site`]);
-/// 3. looks the session up, checks its expiry and records activity;
+/// 1. finds the credential: `Authorization: Bearer` or the access-token cookie (with
+///    [`TokenAuth`](crate::TokenAuth)), else the session cookie; never the query string;
+/// 2. refuses with 403 a `POST`, `PUT`, `PATCH` or `DELETE` that carries a credential cookie
+///    and comes from another site ([`is_cross_site`]);
+/// 3. verifies the token, or looks the session up, checks its expiry and records activity;
+///    a malformed credential counts as invalid, never as an error;
 /// 4. leaves the outcome for [`Auth`](crate::Auth), [`CurrentSession`](crate::CurrentSession)
-///    and [`Sessions`](crate::Sessions), and clears a dead cookie on the way out.
+///    and [`Sessions`](crate::Sessions), and clears a dead session cookie on the way out.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     shared: Arc<Shared>,
@@ -65,7 +88,22 @@ impl AuthLayer {
     /// A layer authenticating with `manager`'s sessions, by the cookie `cookies` describes.
     pub fn new(manager: SessionManager, cookies: CookieConfig) -> Self {
         Self {
-            shared: Arc::new(Shared { manager, cookies }),
+            shared: Arc::new(Shared {
+                sessions: Some(SessionSide { manager, cookies }),
+                #[cfg(feature = "jwt")]
+                tokens: None,
+            }),
+        }
+    }
+
+    /// A layer authenticating by access tokens only.
+    #[cfg(feature = "jwt")]
+    pub fn tokens(tokens: crate::TokenAuth) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                sessions: None,
+                tokens: Some(tokens),
+            }),
         }
     }
 }
@@ -110,39 +148,68 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
-            let presented = shared.cookies.find(req.headers());
-            if presented.is_some() && is_unsafe(req.method()) && is_cross_site(req.headers()) {
+            if carries_cookie_credential(&shared, req.headers())
+                && is_unsafe(req.method())
+                && is_cross_site(req.headers())
+            {
                 metrics::counter!(AUTH_METRIC, "outcome" => "cross_site").increment(1);
                 return Ok(ApiError::cross_site().into_response());
             }
-            let (state, key) = match presented {
-                None => (AuthState::Anonymous, None),
-                Some(Err(_)) => {
-                    metrics::counter!(AUTH_METRIC, "outcome" => "malformed").increment(1);
-                    (AuthState::Invalid, None)
-                }
-                Some(Ok(id)) => {
-                    let key = id.key();
-                    (authenticate(&shared.manager, key).await, Some(key))
-                }
-            };
-            let invalid = matches!(state, AuthState::Invalid);
+            let (state, presented) = authenticate(&shared, req.headers()).await;
+            let clear_cookie = matches!(state, AuthState::Invalid);
             req.extensions_mut().insert(SessionContext {
                 shared: Arc::clone(&shared),
                 state,
-                presented: key,
+                presented,
             });
             let mut res = inner.call(req).await?;
             // Tell the browser to drop a dead cookie, unless the handler already set one.
-            if invalid && !res.headers().contains_key(SET_COOKIE) {
-                res.headers_mut().append(SET_COOKIE, shared.cookies.clear());
+            if let (true, Some(cookies)) = (clear_cookie, shared.session_cookies()) {
+                if !res.headers().contains_key(SET_COOKIE) {
+                    res.headers_mut().append(SET_COOKIE, cookies.clear());
+                }
             }
             Ok(res)
         })
     }
 }
 
-async fn authenticate(manager: &SessionManager, key: SessionKey) -> AuthState {
+fn carries_cookie_credential(shared: &Shared, headers: &HeaderMap) -> bool {
+    #[cfg(feature = "jwt")]
+    if let Some(cookie) = shared.tokens.as_ref().and_then(|t| t.cookie.as_ref()) {
+        if cookie.find_raw(headers).is_some() {
+            return true;
+        }
+    }
+    shared
+        .session_cookies()
+        .is_some_and(|c| c.find_raw(headers).is_some())
+}
+
+async fn authenticate(shared: &Shared, headers: &HeaderMap) -> (AuthState, Option<SessionKey>) {
+    #[cfg(feature = "jwt")]
+    if let Some(tokens) = &shared.tokens {
+        if let Some(state) = tokens.authenticate(headers) {
+            return (state, None);
+        }
+    }
+    let Some(side) = &shared.sessions else {
+        return (AuthState::Anonymous, None);
+    };
+    match side.cookies.find(headers) {
+        None => (AuthState::Anonymous, None),
+        Some(Err(_)) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => "malformed").increment(1);
+            (AuthState::Invalid, None)
+        }
+        Some(Ok(id)) => {
+            let key = id.key();
+            (authenticate_session(&side.manager, key).await, Some(key))
+        }
+    }
+}
+
+async fn authenticate_session(manager: &SessionManager, key: SessionKey) -> AuthState {
     match manager.authenticate_key(key).await {
         Ok(active) => {
             metrics::counter!(AUTH_METRIC, "outcome" => "success").increment(1);

@@ -33,6 +33,8 @@ mod csrf;
 mod error;
 mod extract;
 mod layer;
+#[cfg(feature = "jwt")]
+mod token;
 
 pub use client::client_info;
 pub use cookie::{CookieConfig, SessionCookie};
@@ -40,6 +42,8 @@ pub use csrf::is_cross_site;
 pub use error::ApiError;
 pub use extract::{Auth, CurrentSession, Sessions};
 pub use layer::{AuthLayer, AuthService, AuthState};
+#[cfg(feature = "jwt")]
+pub use token::TokenAuth;
 
 /// The core crate, re-exported so that users need one dependency.
 pub use cloakroom;

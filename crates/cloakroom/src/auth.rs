@@ -60,6 +60,19 @@ pub enum AuthError {
 pub enum AuthMethod {
     /// A server-side session, by its ID in a cookie.
     Session,
+    /// A signed access token (`jwt` mode).
+    Jwt,
+    /// A short-lived access token backed by a rotating refresh session (`hybrid` mode).
+    Hybrid,
+}
+
+/// The access token a request was authenticated with: what revoking it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRef {
+    /// The token's unique ID (`jti`).
+    pub jti: String,
+    /// When it expires (`exp`): a revocation need not outlive it.
+    pub expires_at: Timestamp,
 }
 
 /// Who made a request, as the handlers see it.
@@ -75,9 +88,31 @@ pub struct Principal {
     pub session: SessionHandle,
     /// How the request was authenticated.
     pub method: AuthMethod,
+    /// The access token, when the request was authenticated by one.
+    pub token: Option<TokenRef>,
 }
 
 impl Principal {
+    /// The principal an access token stands for. A `sid` that is not a session handle (which
+    /// this server never issues) gives an empty handle rather than an error: it can only match
+    /// nothing.
+    #[cfg(feature = "jwt")]
+    pub fn from_claims(claims: &crate::token::AccessClaims, method: AuthMethod) -> Self {
+        Self {
+            user_id: claims.sub.clone(),
+            username: claims.name.clone(),
+            roles: claims.roles.clone(),
+            session: claims
+                .session_handle()
+                .unwrap_or_else(|_| SessionHandle::empty()),
+            method,
+            token: Some(TokenRef {
+                jti: claims.jti.clone(),
+                expires_at: claims.exp,
+            }),
+        }
+    }
+
     /// Whether the principal has `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
@@ -102,6 +137,7 @@ impl ActiveSession {
             roles: self.record.user.roles.clone(),
             session: self.record.handle.clone(),
             method: AuthMethod::Session,
+            token: None,
         }
     }
 }

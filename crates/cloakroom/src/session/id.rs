@@ -160,6 +160,11 @@ impl SessionHandle {
         }
     }
 
+    /// A handle that names no session (no generated or parsed handle is empty).
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+
     /// The handle as text.
     pub fn as_str(&self) -> &str {
         &self.0
