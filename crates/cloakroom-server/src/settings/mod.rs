@@ -1,0 +1,197 @@
+//! Settings, layered lowest first: built-in defaults, the TOML file given with `--config`,
+//! `CLOAKROOM_*` environment variables (nested keys joined by `__`), then command-line flags.
+//!
+//! Every table refuses unknown keys, and [`Settings::load`] checks values that the types alone
+//! cannot (timeouts that fit together, a URL that parses), so a typo stops start-up with a
+//! message that names the key instead of being ignored.
+
+mod checks;
+mod load;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cloakroom::session::SessionPolicy;
+use serde::{Deserialize, Serialize};
+
+/// The prefix of the environment variables that set settings.
+pub const ENV_PREFIX: &str = "CLOAKROOM_";
+
+/// How the server remembers who is signed in.
+///
+/// Only `session` exists so far (the default): the server keeps the session, the browser keeps
+/// a random ID in a cookie. `jwt` and `hybrid` come later; until they do they are refused
+/// rather than accepted and ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Server-side sessions: an opaque ID in a cookie, the record in the session store.
+    #[default]
+    Session,
+}
+
+impl Mode {
+    /// The mode's name, as in the settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+        }
+    }
+}
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStoreKind {
+    /// In the server's memory: fast, bounded by `session.max_sessions`, gone on restart.
+    Memory,
+    /// In the SQLite database named by `database_url`, next to the users.
+    #[default]
+    Sqlite,
+}
+
+impl SessionStoreKind {
+    /// The store's name, as in the settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// All settings of the server and the `user` commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// How the server remembers who is signed in (only `session` for now).
+    pub mode: Mode,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Where relative paths (e.g. the SQLite file) are resolved.
+    pub data_dir: PathBuf,
+    /// The users database (and the sessions, with `session_store = "sqlite"`).
+    pub database_url: String,
+    /// Where sessions are kept.
+    pub session_store: SessionStoreKind,
+    /// The URL clients reach the server at; with `https` the session cookie is `Secure` and
+    /// named with the `__Host-` prefix.
+    pub public_url: String,
+    /// Session lifetime and cookie.
+    pub session: SessionSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Hashes passwords with the cheapest argon2 parameters instead of OWASP's. For the
+    /// test-suite only: passwords hashed this way are cheap to crack.
+    #[doc(hidden)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_fast_hashing_for_tests: bool,
+}
+
+/// The `[session]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// A session ends after this long without a request.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    #[serde(with = "humantime_serde")]
+    pub absolute_timeout: Duration,
+    /// The session cookie's name (`__Host-` is prefixed when `public_url` is https).
+    pub cookie_name: String,
+    /// The last-seen time is written at most this often; default a tenth of `idle_timeout`.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub touch_interval: Option<Duration>,
+    /// The most sessions the memory store holds.
+    pub max_sessions: usize,
+    /// How often ended sessions are deleted from the store.
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// Which events to write, in `tracing-subscriber`'s `EnvFilter` syntax, e.g. `info` or
+    /// `info,cloakroom=debug`.
+    pub filter: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Session,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("."),
+            database_url: "sqlite://cloakroom.db".to_owned(),
+            session_store: SessionStoreKind::Sqlite,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            session: SessionSettings::default(),
+            log: LogSettings::default(),
+            insecure_fast_hashing_for_tests: false,
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: SessionPolicy::DEFAULT_IDLE,
+            absolute_timeout: SessionPolicy::DEFAULT_ABSOLUTE,
+            cookie_name: "cloakroom_session".to_owned(),
+            touch_interval: None,
+            max_sessions: 100_000,
+            purge_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Settings given as command-line flags: the highest layer. `None` leaves the lower layers be.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--mode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Where the users database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, its path resolved against `data_dir`.
+    File(PathBuf),
+    /// A SQLite URL passed on as it is (in-memory databases, or URLs with options).
+    Url(String),
+}
