@@ -185,6 +185,11 @@ impl From<AuthError> for ApiError {
                 "session_data_too_large",
                 format!("session data may not exceed {limit} bytes"),
             ),
+            AuthError::RefreshReused => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been revoked",
+            ),
             AuthError::Store(e) => e.into(),
             other => {
                 tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "authentication failed");

@@ -52,6 +52,14 @@ pub enum AuthError {
     /// The operating system's random number generator failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A refresh token was presented after it had been spent: it was copied. The session it
+    /// belonged to has been revoked.
+    #[error("the refresh token was already used; its session has been revoked")]
+    RefreshReused,
+    /// An access token could not be issued.
+    #[cfg(feature = "jwt")]
+    #[error(transparent)]
+    Issue(#[from] crate::token::IssueError),
 }
 
 /// How a request was authenticated.

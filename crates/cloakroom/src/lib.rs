@@ -44,4 +44,6 @@ pub mod session;
 pub mod store;
 #[cfg(feature = "jwt")]
 pub mod token;
+#[cfg(feature = "jwt")]
+pub mod token_auth;
 pub mod user;

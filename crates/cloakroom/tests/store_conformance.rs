@@ -5,6 +5,9 @@ mod memory {
     cloakroom::session_store_conformance!(std::sync::Arc::new(cloakroom::store::MemoryStore::new(
         10_000
     )));
+    cloakroom::rotating_store_conformance!(std::sync::Arc::new(
+        cloakroom::store::MemoryStore::new(10_000)
+    ));
 }
 
 #[cfg(feature = "sqlite")]

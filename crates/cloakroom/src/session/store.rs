@@ -66,3 +66,41 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes every session that has ended at `now`, returning how many.
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
+
+/// What became of a key given to [`RotatingStore::rotate`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// The key was current: the session now lives under the new key, and the old one is spent.
+    Rotated(SessionRecord),
+    /// The key was spent already: someone presented an old refresh token, which means it was
+    /// copied. The session has been deleted; its user and handle are returned so that the
+    /// caller can revoke the access tokens issued from it.
+    Reused {
+        /// The user the session belonged to.
+        user_id: String,
+        /// The session's public handle (the tokens' `sid`).
+        handle: SessionHandle,
+    },
+    /// The key was never issued, or its session ended and was purged.
+    Unknown,
+}
+
+/// A session store that can move a session to a new key in one atomic step, remembering the
+/// old key as spent: what hybrid mode's rotating refresh tokens need.
+///
+/// A separate trait, like cleanup in tower-sessions, so that a store for session mode alone
+/// need not implement it.
+#[async_trait]
+pub trait RotatingStore: SessionStore {
+    /// Moves the session under `old` to `new` and marks `old` spent, until the session's
+    /// absolute expiry. Of several concurrent rotations of one key at most one gets
+    /// [`Rotation::Rotated`]; the others see the key spent, get [`Rotation::Reused`], and the
+    /// session is deleted — so at most one branch of a session ever lives. The record returned
+    /// may have expired: the caller checks.
+    async fn rotate(
+        &self,
+        old: &SessionKey,
+        new: &SessionKey,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError>;
+}

@@ -9,7 +9,18 @@ use dashmap::DashMap;
 
 use super::StoreError;
 use crate::clock::{SharedClock, Timestamp};
-use crate::session::{SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore};
+use crate::session::{
+    RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore,
+};
+
+/// A key that was rotated away: presenting it again is reuse.
+#[derive(Debug)]
+struct Spent {
+    user_id: String,
+    handle: SessionHandle,
+    /// The session's absolute expiry: after it, forgetting the key is harmless.
+    until: Timestamp,
+}
 
 /// Sessions in a concurrent hash map: sharded locks, so readers of different sessions never
 /// wait on each other and there is no global lock on the read path. Bounded: when full, it
@@ -26,6 +37,11 @@ use crate::session::{SessionData, SessionHandle, SessionKey, SessionRecord, Sess
 pub struct MemoryStore {
     sessions: DashMap<SessionKey, SessionRecord>,
     by_user: DashMap<String, HashSet<SessionKey>>,
+    spent: DashMap<SessionKey, Spent>,
+    /// Rotations one at a time, so that the steps of one (mark, move) are never seen half
+    /// done by another. Rotations are rare (one per access-token lifetime per client) and
+    /// readers never take it.
+    rotations: tokio::sync::Mutex<()>,
     capacity: usize,
 }
 
@@ -35,6 +51,8 @@ impl MemoryStore {
         Self {
             sessions: DashMap::new(),
             by_user: DashMap::new(),
+            spent: DashMap::new(),
+            rotations: tokio::sync::Mutex::new(()),
             capacity,
         }
     }
@@ -83,6 +101,7 @@ impl MemoryStore {
                 true
             }
         });
+        self.spent.retain(|_, s| s.until > now);
         purged
     }
 
@@ -226,5 +245,41 @@ impl SessionStore for MemoryStore {
 
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         Ok(self.purge(now))
+    }
+}
+
+#[async_trait]
+impl RotatingStore for MemoryStore {
+    async fn rotate(
+        &self,
+        old: &SessionKey,
+        new: &SessionKey,
+        _now: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let _one_at_a_time = self.rotations.lock().await;
+        let mark = self.sessions.get(old).map(|r| Spent {
+            user_id: r.user.id.clone(),
+            handle: r.handle.clone(),
+            until: r.absolute_expires_at,
+        });
+        if let Some(mark) = mark {
+            self.spent.insert(*old, mark);
+        }
+        if let Some((_, record)) = self.sessions.remove(old) {
+            Self::unindex(&self.by_user, &record.user.id, old);
+            self.create(new, &record).await?;
+            return Ok(Rotation::Rotated(record));
+        }
+        let reused = self
+            .spent
+            .get(old)
+            .map(|s| (s.user_id.clone(), s.handle.clone()));
+        match reused {
+            Some((user_id, handle)) => {
+                self.delete_by_handle(&user_id, &handle).await?;
+                Ok(Rotation::Reused { user_id, handle })
+            }
+            None => Ok(Rotation::Unknown),
+        }
     }
 }

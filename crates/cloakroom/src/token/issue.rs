@@ -123,7 +123,21 @@ impl TokenIssuer {
 
     /// Issues a token for `subject`, signed by the active key.
     pub fn issue(&self, subject: &TokenSubject) -> Result<IssuedToken, IssueError> {
-        let claims = self.claims_for(subject, self.clock.now())?;
+        self.issue_at(subject, self.clock.now())
+    }
+
+    /// The current time, by this issuer's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Issues a token for `subject` as of `now` (`iat`; `exp` follows from the TTL).
+    pub fn issue_at(
+        &self,
+        subject: &TokenSubject,
+        now: Timestamp,
+    ) -> Result<IssuedToken, IssueError> {
+        let claims = self.claims_for(subject, now)?;
         let keys = self.keys.snapshot();
         let token = sign(keys.active(), &claims)?;
         Ok(IssuedToken { token, claims })
