@@ -3,56 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::bin::{BIN, cloakroom, run_with_stdin, text, user};
 use common::{PASSWORD, Server, settings};
 use reqwest::StatusCode;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cloakroom");
-
-/// The binary, run in `dir`, with no inherited `CLOAKROOM_*` variables and cheap hashing (the
-/// real parameters take seconds per hash in a debug build).
-fn cloakroom(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("CLOAKROOM_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("CLOAKROOM_INSECURE_FAST_HASHING_FOR_TESTS", "true");
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
-
-fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cloakroom");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("cloakroom finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn user(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = cloakroom(dir);
-    cmd.arg("user").args(args);
-    run_with_stdin(cmd, stdin)
-}
 
 #[test]
 fn user_add_list_remove() {

@@ -2,6 +2,8 @@
 //! client that handles the session cookie by hand (so tests can see and plant it).
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod bin;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
