@@ -1,2 +1,111 @@
-//! Placeholder.
-fn main() {}
+//! Token verification, the hot path of `jwt` and `hybrid` modes: everything a request pays for
+//! (size, shape, header, key lookup, signature, claims, deny-list), per algorithm, and the
+//! deny-list lookup alone.
+//!
+//! ```text
+//! cargo bench -p cloakroom --features jwt --bench token_verify
+//! cargo bench -p cloakroom --features jwt-rust-crypto --bench token_verify   # the other backend
+//! ```
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloakroom::clock::{Clock, SystemClock, Timestamp};
+use cloakroom::revocation::{DenyList, Revocation};
+use cloakroom::token::{
+    Algorithm, Key, KeyRing, KeySet, StoredKey, TokenIssuer, TokenSubject, TokenVerifier,
+    Validation, backend_name,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const ISS: &str = "https://auth.example";
+const AUD: &str = "cloakroom";
+/// Revoked entries of each kind in the deny-list, so lookups hit a populated table.
+const REVOKED: usize = 10_000;
+
+fn deny_list() -> Arc<DenyList> {
+    let deny = Arc::new(DenyList::new());
+    let until = SystemClock.now().saturating_add(Duration::from_secs(3600));
+    for i in 0..REVOKED {
+        deny.apply(&Revocation::token(format!("revoked-jti-{i}"), until));
+        deny.apply(&Revocation::session(format!("revoked-sid-{i}"), until));
+        deny.apply(&Revocation::user(
+            format!("user-{i}"),
+            Timestamp::from_unix(0),
+            until,
+        ));
+    }
+    deny
+}
+
+fn subject() -> TokenSubject {
+    TokenSubject {
+        user_id: "42".into(),
+        name: "Bhaskar".into(),
+        roles: vec!["user".into(), "admin".into()],
+        session: "c2Vzc2lvbiBoYW5kbGUhIQ".into(),
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let deny = deny_list();
+    let mut group = c.benchmark_group(format!("verify/{}", backend_name()));
+    for alg in [
+        Algorithm::Hs256,
+        Algorithm::EdDSA,
+        Algorithm::Es256,
+        Algorithm::Rs256,
+    ] {
+        let stored = StoredKey::generate(alg, SystemClock.now()).unwrap();
+        let ring = KeyRing::new(KeySet::new(Key::from_stored(&stored).unwrap()));
+        let issuer = TokenIssuer::new(ring.clone(), ISS, AUD, Duration::from_secs(3600));
+        let verifier =
+            TokenVerifier::new(ring, Validation::new(ISS, AUD)).with_deny_list(deny.clone());
+        let token = issuer.issue(&subject()).unwrap().token;
+        let token = token.expose_secret().to_owned();
+        assert!(verifier.verify(&token).is_ok());
+        group.bench_function(alg.as_str(), |b| {
+            b.iter(|| verifier.verify(black_box(&token)))
+        });
+    }
+    group.finish();
+}
+
+fn deny_list_lookup(c: &mut Criterion) {
+    let deny = deny_list();
+    let iat = SystemClock.now();
+    let mut group = c.benchmark_group("deny_list");
+    // The common case: nothing about this token is revoked (three lookups, all misses).
+    group.bench_function("check_miss", |b| {
+        b.iter(|| {
+            deny.check(
+                black_box("Rk9PQkFSQkFaUVVYMTIzNA"),
+                black_box("c2Vzc2lvbiBoYW5kbGUhIQ"),
+                black_box("42"),
+                iat,
+            )
+        })
+    });
+    group.bench_function("check_hit_user", |b| {
+        b.iter(|| {
+            deny.check(
+                black_box("Rk9PQkFSQkFaUVVYMTIzNA"),
+                black_box("c2Vzc2lvbiBoYW5kbGUhIQ"),
+                black_box("user-4242"),
+                iat,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(60)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = verify, deny_list_lookup
+}
+criterion_main!(benches);

@@ -40,17 +40,42 @@ struct UserCutoff {
 /// assert_eq!(deny.purge_expired(exp), 1);
 /// assert!(deny.is_empty());
 /// ```
-#[derive(Default)]
 pub struct DenyList {
-    tokens: papaya::HashMap<String, Timestamp>,
-    sessions: papaya::HashMap<String, Timestamp>,
-    users: papaya::HashMap<String, UserCutoff>,
+    tokens: Table<Timestamp>,
+    sessions: Table<Timestamp>,
+    users: Table<UserCutoff>,
+}
+
+/// foldhash rather than SipHash: it halves the cost of a check (three lookups), and the keys
+/// cannot be chosen to collide: they come from tokens this server signed, and each table has
+/// its own random seed.
+type Table<V> = papaya::HashMap<String, V, foldhash::fast::RandomState>;
+
+impl Default for DenyList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A table that resizes in one go. papaya's default, incremental resizing, leaves a resize
+/// unfinished until later writes help it along, and lookups that miss (the common case here)
+/// then walk both tables: measured at ~1 µs instead of ~40 ns with 10 000 entries. Writers
+/// here are rare (logouts), so having one of them finish a resize is the better trade.
+fn table<V>() -> Table<V> {
+    papaya::HashMap::builder()
+        .hasher(foldhash::fast::RandomState::default())
+        .resize_mode(papaya::ResizeMode::Blocking)
+        .build()
 }
 
 impl DenyList {
     /// An empty list.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            tokens: table(),
+            sessions: table(),
+            users: table(),
+        }
     }
 
     /// Adds an entry, or makes an existing one stricter.

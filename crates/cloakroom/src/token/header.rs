@@ -1,31 +1,57 @@
 //! The JOSE header, read strictly and by hand: what it must not carry matters as much as what
 //! it does.
 
-use serde::de::IgnoredAny;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::TokenError;
 use super::claims::without_position;
 
-/// The header members verification uses.
+/// The header members verification uses, borrowed from the decoded header where they have
+/// no escapes (the hot path allocates nothing for them).
 #[derive(Debug)]
-pub(crate) struct Header {
-    pub(crate) alg: String,
-    pub(crate) kid: Option<String>,
-    pub(crate) typ: Option<String>,
+pub(crate) struct Header<'a> {
+    pub(crate) alg: Cow<'a, str>,
+    pub(crate) kid: Option<Cow<'a, str>>,
+    pub(crate) typ: Option<Cow<'a, str>>,
+}
+
+/// A JSON string, borrowed when it can be, owned when it has escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
 }
 
 /// The header as JSON. Members that carry or locate a key, and `crit`, are only noted as
 /// present (whatever their value, `null` included) so they can be refused; a repeated known
 /// member is refused by serde itself (`duplicate field`).
 #[derive(Deserialize)]
-struct RawHeader {
-    #[serde(default)]
-    alg: Option<String>,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
+struct RawHeader<'a> {
+    #[serde(default, borrow)]
+    alg: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    kid: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    typ: Option<Text<'a>>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
     #[serde(default, deserialize_with = "present")]
@@ -46,12 +72,13 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 /// `alg` (and string `kid`/`typ` if present); `alg: none` in any case; an embedded or linked
 /// key (`jwk`, `jku`, `x5u`, `x5c`), which is never fetched nor used; and any `crit`, since no
 /// extension is understood (RFC 7515 §4.1.11).
-pub(crate) fn parse(json: &[u8]) -> Result<Header, TokenError> {
-    let raw: RawHeader =
+pub(crate) fn parse(json: &[u8]) -> Result<Header<'_>, TokenError> {
+    let raw: RawHeader<'_> =
         serde_json::from_slice(json).map_err(|e| TokenError::BadHeader(without_position(&e)))?;
     let alg = raw
         .alg
-        .ok_or_else(|| TokenError::BadHeader("missing \"alg\"".to_owned()))?;
+        .ok_or_else(|| TokenError::BadHeader("missing \"alg\"".to_owned()))?
+        .0;
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::AlgorithmNone);
     }
@@ -70,8 +97,8 @@ pub(crate) fn parse(json: &[u8]) -> Result<Header, TokenError> {
     }
     Ok(Header {
         alg,
-        kid: raw.kid,
-        typ: raw.typ,
+        kid: raw.kid.map(|t| t.0),
+        typ: raw.typ.map(|t| t.0),
     })
 }
 

@@ -123,6 +123,7 @@ impl TokenVerifier {
         }
         let signature = decode(parts.signature, TokenPart::Signature)?;
         let valid = backend::verify(
+            key.id(),
             key.algorithm(),
             key.decoding(),
             parts.signed.as_bytes(),

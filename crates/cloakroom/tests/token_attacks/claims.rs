@@ -165,9 +165,7 @@ fn revoked_jti_sid_and_user_not_before_are_refused() {
     let other_jti = server.token_with(|c| c["jti"] = json!("another"));
     assert!(server.verify(&other_jti).is_ok());
 
-    server
-        .deny
-        .apply(&Revocation::session(claims.sid, exp));
+    server.deny.apply(&Revocation::session(claims.sid, exp));
     assert!(matches!(
         server.verify(&other_jti),
         Err(TokenError::Revoked(Revoked::Session))

@@ -134,6 +134,7 @@ impl Key {
             _ => return Err(invalid("the key type or curve does not fit the algorithm")),
         };
         Ok(Self {
+            id: crate::token::backend::next_key_id(),
             kid,
             algorithm,
             encoding: None,

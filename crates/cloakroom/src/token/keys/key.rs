@@ -47,6 +47,8 @@ pub(super) enum PublicParams {
 /// [`KeySet`](super::KeySet).
 #[derive(Clone)]
 pub struct Key {
+    /// Process-unique, shared by clones: names this key's cached verifiers.
+    pub(super) id: u64,
     pub(super) kid: Kid,
     pub(super) algorithm: Algorithm,
     pub(super) encoding: Option<EncodingKey>,
@@ -159,6 +161,7 @@ impl Key {
             }
         };
         Ok(Self {
+            id: backend::next_key_id(),
             kid: stored.kid.clone(),
             algorithm,
             encoding: Some(encoding),
@@ -179,6 +182,7 @@ impl Key {
         signature: &[u8],
     ) -> Result<(), TokenError> {
         let valid = backend::verify(
+            self.id,
             self.algorithm,
             &self.decoding,
             signing_input,
@@ -284,6 +288,10 @@ impl Key {
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
     }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl fmt::Debug for Key {
@@ -332,6 +340,24 @@ mod tests {
         let mut p256_as_p384 = StoredKey::generate(Algorithm::Es256, now).unwrap();
         p256_as_p384.algorithm = Algorithm::Es384;
         assert!(Key::from_stored(&p256_as_p384).is_err());
+    }
+
+    #[test]
+    fn cached_verifiers_never_mix_keys() {
+        // More keys than a thread caches, each checked against its own and a neighbour's MAC.
+        let keys: Vec<Key> = (0..12).map(|_| load(Algorithm::Hs256)).collect();
+        let msg = b"header.payload";
+        let sigs: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| backend::sign(k.algorithm(), k.encoding().unwrap(), msg).unwrap())
+            .collect();
+        for round in 0..3 {
+            for (i, key) in keys.iter().enumerate() {
+                assert!(key.verify_signature(msg, &sigs[i]).is_ok(), "{round} {i}");
+                let other = &sigs[(i + 1) % sigs.len()];
+                assert!(key.verify_signature(msg, other).is_err(), "{round} {i}");
+            }
+        }
     }
 
     #[test]
