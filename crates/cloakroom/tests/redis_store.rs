@@ -349,3 +349,52 @@ async fn bad_urls_and_namespaces_are_refused() {
         .expect_err("not redis");
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_marks_the_old_key_spent_until_the_absolute_expiry() {
+    use cloakroom::session::{RotatingStore, Rotation};
+
+    let Some(url) = redis_url() else { return };
+    let ns = Namespace::new();
+    let a = RedisStore::connect(url, ns.name())
+        .await
+        .expect("connect a");
+    let b = RedisStore::connect(url, ns.name())
+        .await
+        .expect("connect b");
+    let now = SystemClock.now();
+    let (old, r) = (key(), record("ivan", now.unix())); // ends 30 min idle, 12 h absolute
+    a.create(&old, &r).await.expect("create");
+
+    // Sixteen rotations of one key, from two nodes at once: exactly one moves the session.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let new = key();
+        tasks.push(tokio::spawn(async move {
+            (new, store.rotate(&old, &new, now).await.expect("rotate"))
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        if let (new, Rotation::Rotated(got)) = t.await.expect("task") {
+            assert_eq!(got, r);
+            winners.push(new);
+        }
+    }
+    assert_eq!(winners.len(), 1, "one winner");
+    // The fifteen others presented a spent key: reuse, and the session is gone.
+    assert!(a.list_user("ivan").await.expect("list").is_empty());
+
+    let mut conn = raw().await;
+    let spent = format!("{}:spent:{}", ns.name(), old.to_hex());
+    assert_ttl(pttl(&mut conn, &spent).await, 43_200_000);
+    let (u, h): (String, String) = redis::cmd("HMGET")
+        .arg(&spent)
+        .arg("u")
+        .arg("h")
+        .query_async(&mut conn)
+        .await
+        .expect("hmget");
+    assert_eq!((u.as_str(), h.as_str()), ("ivan", r.handle.as_str()));
+}

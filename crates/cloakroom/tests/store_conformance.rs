@@ -95,7 +95,10 @@ mod redis {
 
     use async_trait::async_trait;
     use cloakroom::clock::{ManualClock, Timestamp};
-    use cloakroom::session::{SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore};
+    use cloakroom::session::{
+        RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord,
+        SessionStore,
+    };
     use cloakroom::store::{RedisStore, StoreError};
 
     mod support;
@@ -177,8 +180,29 @@ mod redis {
         }
     }
 
+    #[async_trait]
+    impl RotatingStore for TempRedis {
+        async fn rotate(
+            &self,
+            old: &SessionKey,
+            new: &SessionKey,
+            now: Timestamp,
+        ) -> Result<Rotation, StoreError> {
+            self.store.rotate(old, new, now).await
+        }
+    }
+
     cloakroom::session_store_conformance!(match fresh().await {
         Some(store) => store,
         None => return,
     });
+
+    mod rotating {
+        use super::fresh;
+
+        cloakroom::rotating_store_conformance!(match fresh().await {
+            Some(store) => store,
+            None => return,
+        });
+    }
 }

@@ -129,13 +129,13 @@ pub(super) fn decode_fields(values: Vec<Value>) -> Result<Option<SessionRecord>,
     }))
 }
 
-fn text(name: &'static str, bytes: Vec<u8>) -> Result<String, StoreError> {
+pub(super) fn text(name: &'static str, bytes: Vec<u8>) -> Result<String, StoreError> {
     String::from_utf8(bytes).map_err(|_| corrupt(name, "is not UTF-8"))
 }
 
 /// Handles are read back through serde, as every store does, so a record comes back exactly as
 /// it was stored.
-fn handle(bytes: &[u8]) -> Result<SessionHandle, StoreError> {
+pub(super) fn handle(bytes: &[u8]) -> Result<SessionHandle, StoreError> {
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("h", "is not UTF-8"))?;
     let de: StrDeserializer<'_, ValueError> = text.into_deserializer();
     SessionHandle::deserialize(de).map_err(|_| corrupt("h", "is not a handle"))

@@ -17,13 +17,16 @@ pub(super) struct InvalidNamespace(pub(super) String);
 ///
 /// - `{ns}:s:{hex key}`: a session, a hash (see [`codec`](super::codec));
 /// - `{ns}:u:{user id}`: a set of the hex keys of one user's sessions;
-/// - `{ns}:x`: a sorted set of every hex key, scored by when the session ends (Unix seconds).
+/// - `{ns}:x`: a sorted set of every hex key, scored by when the session ends (Unix seconds);
+/// - `{ns}:spent:{hex key}`: a key rotated away (hybrid mode's refresh tokens), a hash of the
+///   user ID `u`, handle `h` and absolute expiry `ae` of its session.
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     namespace: String,
     record_prefix: String,
     user_prefix: String,
     expiry: String,
+    spent_prefix: String,
 }
 
 impl Keys {
@@ -42,6 +45,7 @@ impl Keys {
             record_prefix: format!("{namespace}:s:"),
             user_prefix: format!("{namespace}:u:"),
             expiry: format!("{namespace}:x"),
+            spent_prefix: format!("{namespace}:spent:"),
         })
     }
 
@@ -61,6 +65,14 @@ impl Keys {
     /// What record keys start with; scripts append a member to it.
     pub(super) fn record_prefix(&self) -> &str {
         &self.record_prefix
+    }
+
+    /// The key of the spent mark of `key`.
+    pub(super) fn spent(&self, key: &SessionKey) -> String {
+        let mut out = String::with_capacity(self.spent_prefix.len() + 64);
+        out.push_str(&self.spent_prefix);
+        push_hex(&mut out, key);
+        out
     }
 
     /// The key of the set of `user_id`'s sessions.
@@ -135,6 +147,7 @@ mod tests {
         assert_eq!(keys.record(&key), format!("app-1:s:{}", "ab".repeat(32)));
         assert_eq!(keys.user("42"), "app-1:u:42");
         assert_eq!(keys.expiry(), "app-1:x");
+        assert_eq!(keys.spent(&key), format!("app-1:spent:{}", "ab".repeat(32)));
     }
 
     #[test]

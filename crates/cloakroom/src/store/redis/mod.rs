@@ -6,6 +6,7 @@
 mod codec;
 mod error;
 mod keys;
+mod rotate;
 mod scripts;
 mod sessions;
 
@@ -71,7 +72,11 @@ enum Retry {
 ///   the rest (name, roles, creation time, client; compact JSON). Scripts read and write the
 ///   first fields as plain text and never decode JSON;
 /// - `{ns}:u:{user id}` — the set of the hex keys of a user's sessions;
-/// - `{ns}:x` — a sorted set of every hex key, scored by when its session ends.
+/// - `{ns}:x` — a sorted set of every hex key, scored by when its session ends;
+/// - `{ns}:spent:{hex key}` — a key that [`rotate`](crate::session::RotatingStore::rotate)
+///   moved a session away from (hybrid mode's spent refresh tokens): a hash of the session's
+///   user ID, handle and absolute expiry, expiring at that expiry. Presenting it again ends the
+///   session, wherever it lives by then.
 ///
 /// # Expiry
 ///
@@ -91,9 +96,11 @@ enum Retry {
 ///
 /// Every write that two nodes could race on is one Lua script, run atomically by Redis:
 /// `create` refuses a taken key (`Duplicate`), `save_data` compares the version and writes in
-/// one step (`Conflict`, `NotFound`), `touch` changes only a session that exists, and deletes
-/// update the indexes in the same step. Scripts build some key names from stored values, so
-/// this store runs on a single Redis (with replicas or Sentinel), not on Redis Cluster.
+/// one step (`Conflict`, `NotFound`), `touch` changes only a session that exists, deletes
+/// update the indexes in the same step, and `rotate` moves the session and marks the old key
+/// spent in one step, so that of parallel rotations of one key at most one wins. Scripts build
+/// some key names from stored values, so this store runs on a single Redis (with replicas or
+/// Sentinel), not on Redis Cluster.
 ///
 /// # Round trips
 ///
@@ -106,7 +113,8 @@ enum Retry {
 /// | `count_active` | 1 (`ZCOUNT`) |
 /// | `purge_expired` | 1 per 500 ended sessions (script) |
 /// | `ping` | 1 (`PING`) |
-/// | `connect` | the handshake, then 8 `SCRIPT LOAD`s |
+/// | `rotate` ([`RotatingStore`](crate::session::RotatingStore)) | 1 (script) |
+/// | `connect` | the handshake, then 9 `SCRIPT LOAD`s |
 ///
 /// A script that Redis has forgotten (after a restart) costs two more round trips, once.
 ///

@@ -147,6 +147,61 @@ end
 return {#ended, n}
 ";
 
+/// KEYS: old record, new record, expiry zset, old key's spent mark. ARGV: old member, new
+/// member, now (the caller's, Unix s), the store clock's now, min TTL, max TTL (ms), user-set
+/// prefix, record prefix, then the hash fields to return (the first must be `u`).
+///
+/// A live old key: the hash is renamed (keeping its TTL) and re-indexed, the old key is marked
+/// spent (`u`, `h`, `ae`) until the session's absolute expiry, and `{1, fields}` is returned. A
+/// spent old key whose session has not ended at `now`: the session with that handle is
+/// deleted, wherever it lives now, and `{2, user, handle}` is returned. Otherwise `{0}`, or
+/// `{-1}` if the new key is taken (nothing is changed then).
+const ROTATE: &str = r"
+local f = redis.call('HMGET', KEYS[1], unpack(ARGV, 9))
+if f[1] then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
+  local m = redis.call('HMGET', KEYS[1], 'h', 'ie', 'ae')
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  local user = ARGV[7] .. f[1]
+  redis.call('SREM', user, ARGV[1])
+  redis.call('SADD', user, ARGV[2])
+  local score = m[2]
+  if tonumber(m[3]) < tonumber(score) then score = m[3] end
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[3], score, ARGV[2])
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then
+    extend(user, ttl)
+    extend(KEYS[3], ttl)
+  end
+  local spent = (tonumber(m[3]) - tonumber(ARGV[4])) * 1000
+  spent = math.floor(math.max(tonumber(ARGV[5]), math.min(tonumber(ARGV[6]), spent)))
+  redis.call('HSET', KEYS[4], 'u', f[1], 'h', m[1], 'ae', m[3])
+  redis.call('PEXPIRE', KEYS[4], spent)
+  return {1, f}
+end
+local s = redis.call('HMGET', KEYS[4], 'u', 'h', 'ae')
+if not s[1] then return {0} end
+if tonumber(s[3]) <= tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[4])
+  return {0}
+end
+local set = ARGV[7] .. s[1]
+for _, m in ipairs(redis.call('SMEMBERS', set)) do
+  local rk = ARGV[8] .. m
+  local r = redis.call('HMGET', rk, 'u', 'h')
+  if not r[1] then
+    redis.call('SREM', set, m)
+    redis.call('ZREM', KEYS[3], m)
+  elseif r[1] == s[1] and r[2] == s[2] then
+    redis.call('DEL', rk)
+    redis.call('SREM', set, m)
+    redis.call('ZREM', KEYS[3], m)
+  end
+end
+return {2, s[1], s[2]}
+";
+
 /// The scripts, with their SHA-1 digests computed once.
 #[derive(Debug)]
 pub(super) struct Scripts {
@@ -158,6 +213,7 @@ pub(super) struct Scripts {
     pub(super) delete_user: Script,
     pub(super) list_user: Script,
     pub(super) purge: Script,
+    pub(super) rotate: Script,
 }
 
 impl Scripts {
@@ -171,11 +227,12 @@ impl Scripts {
             delete_user: Script::new(DELETE_USER),
             list_user: Script::new(LIST_USER),
             purge: Script::new(PURGE),
+            rotate: Script::new(&format!("{EXTEND}{ROTATE}")),
         }
     }
 
     /// All of them, to load ahead of the first request.
-    pub(super) fn all(&self) -> [&Script; 8] {
+    pub(super) fn all(&self) -> [&Script; 9] {
         [
             &self.create,
             &self.touch,
@@ -185,6 +242,7 @@ impl Scripts {
             &self.delete_user,
             &self.list_user,
             &self.purge,
+            &self.rotate,
         ]
     }
 }
