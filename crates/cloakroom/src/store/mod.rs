@@ -23,5 +23,7 @@ pub use error::{BoxError, StoreError};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
+#[cfg(all(feature = "redis", feature = "jwt"))]
+pub use self::redis::RedisRevocationStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

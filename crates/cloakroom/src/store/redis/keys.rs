@@ -19,7 +19,10 @@ pub(super) struct InvalidNamespace(pub(super) String);
 /// - `{ns}:u:{user id}`: a set of the hex keys of one user's sessions;
 /// - `{ns}:x`: a sorted set of every hex key, scored by when the session ends (Unix seconds);
 /// - `{ns}:spent:{hex key}`: a key rotated away (hybrid mode's refresh tokens), a hash of the
-///   user ID `u`, handle `h` and absolute expiry `ae` of its session.
+///   user ID `u`, handle `h` and absolute expiry `ae` of its session;
+/// - `{ns}:r:{kind}:{subject}`: a deny-list entry, a hash of its expiry `e` and, for a user,
+///   not-before `nb` (Unix seconds);
+/// - `{ns}:rx`: a sorted set of every `{kind}:{subject}`, scored by when the entry expires.
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     namespace: String,
@@ -73,6 +76,25 @@ impl Keys {
         out.push_str(&self.spent_prefix);
         push_hex(&mut out, key);
         out
+    }
+
+    /// The key of the deny-list entry named `member` (`{kind}:{subject}`).
+    #[cfg(feature = "jwt")]
+    pub(super) fn revocation(&self, member: &str) -> String {
+        format!("{}{member}", self.revocation_prefix())
+    }
+
+    /// What deny-list entry keys start with; scripts append a member to it. (Built on each
+    /// call: revocations are rare, and sessions need none of these.)
+    #[cfg(feature = "jwt")]
+    pub(super) fn revocation_prefix(&self) -> String {
+        format!("{}:r:", self.namespace)
+    }
+
+    /// The key of the sorted set of deny-list entries by expiry.
+    #[cfg(feature = "jwt")]
+    pub(super) fn revocations(&self) -> String {
+        format!("{}:rx", self.namespace)
     }
 
     /// The key of the set of `user_id`'s sessions.
@@ -148,6 +170,11 @@ mod tests {
         assert_eq!(keys.user("42"), "app-1:u:42");
         assert_eq!(keys.expiry(), "app-1:x");
         assert_eq!(keys.spent(&key), format!("app-1:spent:{}", "ab".repeat(32)));
+        #[cfg(feature = "jwt")]
+        {
+            assert_eq!(keys.revocation("token:j1"), "app-1:r:token:j1");
+            assert_eq!(keys.revocations(), "app-1:rx");
+        }
     }
 
     #[test]

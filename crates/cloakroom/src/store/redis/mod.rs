@@ -6,6 +6,8 @@
 mod codec;
 mod error;
 mod keys;
+#[cfg(feature = "jwt")]
+mod revocations;
 mod rotate;
 mod scripts;
 mod sessions;
@@ -16,6 +18,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ScriptInvocation, Value};
+
+#[cfg(feature = "jwt")]
+pub use self::revocations::RedisRevocationStore;
 
 use self::error::{from_redis, unexpected};
 use self::keys::Keys;
