@@ -12,4 +12,4 @@ pub use data::{DataError, SessionData};
 pub use id::{InvalidSessionId, SessionHandle, SessionId, SessionKey};
 pub use policy::{PolicyError, SessionPolicy};
 pub use record::{ClientInfo, SessionRecord, SessionUser};
-pub use store::{Rotation, RotatingStore, SessionStore};
+pub use store::{RotatingStore, Rotation, SessionStore};
