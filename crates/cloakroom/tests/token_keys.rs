@@ -1,4 +1,7 @@
 //! Keys over time (rotation, retirement, restarts), the JWKS, and the published RFC examples.
+//!
+//! Of RFC 7520's signature examples §4.1 (RS256) and §4.4 (HS256) apply; §4.2 is PS384 and
+//! §4.3 ES512, neither of which Cloakroom's keys offer (jsonwebtoken has no ES512 at all).
 
 mod token_support;
 
@@ -364,4 +367,24 @@ fn rfc7520_4_1_rs256_jws_verifies_with_the_rfcs_key() {
             Err(TokenError::BadSignature)
         ));
     }
+}
+
+#[test]
+fn rfc7520_4_4_hs256_jws_verifies_with_the_rfcs_key() {
+    let mut stored = StoredKey::from_secret(
+        Algorithm::Hs256,
+        &unb64(RFC7520_HMAC_K),
+        Timestamp::from_unix(T0),
+    )
+    .unwrap();
+    stored.kid = Kid::parse_external(RFC7520_HMAC_KID).unwrap();
+    let key = Key::from_stored(&stored).unwrap();
+    let (input, sig) = RFC7520_HS256_JWS.rsplit_once('.').unwrap();
+    key.verify_signature(input.as_bytes(), &unb64(sig)).unwrap();
+    assert_eq!(b64(&sign_bytes(&stored, input.as_bytes())), sig);
+    let verifier = TokenVerifier::new(KeyRing::new(KeySet::new(key)), Validation::new(ISS, AUD));
+    assert!(matches!(
+        verifier.verify(RFC7520_HS256_JWS),
+        Err(TokenError::MissingType)
+    ));
 }

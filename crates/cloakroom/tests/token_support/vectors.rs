@@ -66,3 +66,14 @@ pub const RSA_1024_PKCS8: &[&str] = &[
     "kyxNAkEAuHaEQDHXf38HEqpwLtc2Mv3DT1YJArSExnBEb7SVOlJBT+rcXWvZi1paNn+0maI7cTgQRNoXlg/blkvULm",
     "AqAg==",
 ];
+
+/// RFC 7520 §3.5: the symmetric key (`k`) and its `kid`.
+pub const RFC7520_HMAC_KID: &str = "018c0ae5-4d9b-471b-bfd6-eef314bc7037";
+pub const RFC7520_HMAC_K: &str = "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg";
+/// RFC 7520 §4.4.3: the HS256 JWS (compact) over the same payload.
+pub const RFC7520_HS256_JWS: &str = concat!(
+    "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVlZjMxNGJjNzAzNyJ9.",
+    "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5k",
+    "IGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4.",
+    "s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0"
+);
