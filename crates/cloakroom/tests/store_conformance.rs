@@ -10,6 +10,28 @@ mod memory {
     ));
 }
 
+/// The near-cache in front of the memory store: a cache that is itself a store passes the same
+/// suite. Its clock stands at the suite's records, so that they are cached rather than judged
+/// ended already (and so bypassed).
+#[cfg(feature = "memory")]
+mod caching {
+    use std::sync::Arc;
+
+    use cloakroom::clock::{ManualClock, Timestamp};
+    use cloakroom::store::{CacheConfig, CachingStore, MemoryStore};
+
+    fn fresh() -> Arc<CachingStore<MemoryStore>> {
+        let clock = ManualClock::new(Timestamp::from_unix(1_700_000_000));
+        Arc::new(
+            CachingStore::new(MemoryStore::new(10_000), CacheConfig::default())
+                .with_clock(Arc::new(clock)),
+        )
+    }
+
+    cloakroom::session_store_conformance!(fresh());
+    cloakroom::rotating_store_conformance!(fresh());
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use async_trait::async_trait;
@@ -85,6 +107,15 @@ mod sqlite {
     }
 
     cloakroom::session_store_conformance!(fresh().await);
+
+    /// `sqlite::memory:`: the same code on a database that lives as long as the store.
+    mod in_memory {
+        cloakroom::session_store_conformance!(std::sync::Arc::new(
+            cloakroom::store::SqliteStore::connect("sqlite::memory:")
+                .await
+                .expect("open")
+        ));
+    }
 }
 
 // Nested modules of this one are found in `tests/redis_store/`, beside the Redis tests.

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::{DenyList, Revocation, RevocationStore};
+use super::{BusMessage, DenyList, Revocation, RevocationBus, RevocationStore};
 use crate::clock::{SharedClock, Timestamp};
 use crate::store::StoreError;
 
@@ -36,6 +36,7 @@ pub struct Revocations {
     deny: Arc<DenyList>,
     store: Arc<dyn RevocationStore>,
     clock: SharedClock,
+    bus: Option<Arc<dyn RevocationBus>>,
 }
 
 impl Revocations {
@@ -48,7 +49,34 @@ impl Revocations {
         for entry in store.load_all(clock.now()).await? {
             deny.apply(&entry);
         }
-        Ok(Self { deny, store, clock })
+        Ok(Self {
+            deny,
+            store,
+            clock,
+            bus: None,
+        })
+    }
+
+    /// The same service, publishing each revocation on `bus` once it is stored. To also
+    /// apply what other nodes publish, see [`follow_bus`](Self::follow_bus).
+    pub fn with_bus(mut self, bus: Arc<dyn RevocationBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// The bus revocations are published on, if any.
+    pub fn bus(&self) -> Option<&Arc<dyn RevocationBus>> {
+        self.bus.as_ref()
+    }
+
+    /// Loads every entry of the store that has not expired into the deny-list, returning how
+    /// many: what a node does when it may have missed news (after a reconnect).
+    pub async fn reload(&self) -> Result<usize, StoreError> {
+        let entries = self.store.load_all(self.clock.now()).await?;
+        for entry in &entries {
+            self.deny.apply(entry);
+        }
+        Ok(entries.len())
     }
 
     /// The deny-list, for a [`TokenVerifier`](crate::token::TokenVerifier).
@@ -61,12 +89,18 @@ impl Revocations {
         self.clock.now()
     }
 
-    /// Revokes: the entry takes effect in this process at once, then is stored. If storing
-    /// fails the error is returned (the caller must not report success), but the entry stays
-    /// in memory: refusing too much is the safe side.
+    /// Revokes: the entry takes effect in this process at once, then is stored, then (with a
+    /// bus) published to the other nodes. Stored before published, so that a node that
+    /// reloads on hearing news, or on reconnecting, finds it. If storing or publishing fails
+    /// the error is returned (the caller must not report success), but the entry stays in
+    /// memory: refusing too much is the safe side.
     pub async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         self.deny.apply(&revocation);
-        self.store.add(&revocation).await
+        self.store.add(&revocation).await?;
+        if let Some(bus) = &self.bus {
+            bus.publish(&BusMessage::Revoked(revocation)).await?;
+        }
+        Ok(())
     }
 
     /// Applies an entry another node revoked (and stored) already.

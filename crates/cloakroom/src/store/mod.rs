@@ -8,6 +8,7 @@
 //! Each is a [`SessionStore`](crate::session::SessionStore); the SQLite one is also a
 //! [`UserStore`](crate::user::UserStore).
 
+mod cache;
 #[cfg(feature = "test-suite")]
 pub mod conformance;
 mod error;
@@ -18,12 +19,13 @@ mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(all(feature = "redis", feature = "jwt"))]
+pub use self::redis::{RedisBus, RedisRevocationStore};
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
+pub use cache::{CacheConfig, CacheHandle, CachingStore, Invalidation, InvalidationSink};
 pub use error::{BoxError, StoreError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
-#[cfg(feature = "redis")]
-pub use self::redis::RedisStore;
-#[cfg(all(feature = "redis", feature = "jwt"))]
-pub use self::redis::RedisRevocationStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

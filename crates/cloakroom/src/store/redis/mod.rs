@@ -3,6 +3,8 @@
 //! The key layout, expiry, atomicity and the round trips of each operation are documented on
 //! [`RedisStore`], where rustdoc shows them (this module is private).
 
+#[cfg(feature = "jwt")]
+mod bus;
 mod codec;
 mod error;
 mod keys;
@@ -19,6 +21,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ScriptInvocation, Value};
 
+#[cfg(feature = "jwt")]
+pub use self::bus::RedisBus;
 #[cfg(feature = "jwt")]
 pub use self::revocations::RedisRevocationStore;
 
@@ -148,6 +152,19 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+/// A multiplexed connection that reconnects by itself, within the bounds above.
+async fn connection_manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_number_of_retries(RECONNECT_RETRIES)
+        .set_min_delay(RECONNECT_MIN_DELAY)
+        .set_max_delay(RECONNECT_MAX_DELAY);
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(from_redis)
+}
+
 impl RedisStore {
     /// Connects to the Redis at `url` (`redis://[user:password@]host:port[/db]`; `rediss://`
     /// needs one of the `redis` crate's TLS features) and keeps sessions under `namespace`.
@@ -158,15 +175,7 @@ impl RedisStore {
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
         let keys = Keys::new(namespace).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let client = redis::Client::open(url).map_err(from_redis)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY);
-        let mut conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(from_redis)?;
+        let mut conn = connection_manager(client).await?;
         let scripts = Scripts::new();
         // Loaded now so that the first requests are one round trip each, and so that a server
         // that forbids scripts is found at start-up rather than at the first login.
