@@ -19,10 +19,10 @@ mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-#[cfg(all(feature = "redis", feature = "jwt"))]
-pub use self::redis::{RedisBus, RedisRevocationStore};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
+#[cfg(all(feature = "redis", feature = "jwt"))]
+pub use self::redis::{RedisBus, RedisRevocationStore};
 pub use cache::{CacheConfig, CacheHandle, CachingStore, Invalidation, InvalidationSink};
 pub use error::{BoxError, StoreError};
 #[cfg(feature = "memory")]
