@@ -129,6 +129,10 @@ impl Key {
                 if x.len() != 32 {
                     return Err(invalid("an Ed25519 key is 32 bytes"));
                 }
+                if is_small_order_ed25519(&x) {
+                    // Under such a key, R = identity and S = 0 verify every message.
+                    return Err(invalid("an Ed25519 key of small order"));
+                }
                 (DecodingKey::from_ed_der(&x), PublicParams::Okp { x })
             }
             _ => return Err(invalid("the key type or curve does not fit the algorithm")),
@@ -147,5 +151,91 @@ impl Key {
             activated_at: Timestamp::from_unix(0),
             retire_after: None,
         })
+    }
+}
+
+/// Whether a 32-byte Ed25519 public key encodes a point of order 1, 2, 4 or 8, whatever its sign
+/// bit: the `y` of every torsion point, and the non-canonical encodings `p` (of 0) and `p + 1`
+/// (of 1). The list is libsodium's (`has_small_order`).
+fn is_small_order_ed25519(x: &[u8]) -> bool {
+    const SMALL_ORDER: [&str; 7] = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ];
+    let hex: String = x
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let b = if i == 31 { b & 0x7f } else { *b };
+            format!("{b:02x}")
+        })
+        .collect();
+    SMALL_ORDER.contains(&hex.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn okp(x: &[u8]) -> Jwk {
+        Jwk {
+            kty: "OKP".into(),
+            key_use: Some("sig".into()),
+            alg: Some("EdDSA".into()),
+            kid: "k".into(),
+            crv: Some("Ed25519".into()),
+            n: None,
+            e: None,
+            x: Some(URL_SAFE_NO_PAD.encode(x)),
+            y: None,
+        }
+    }
+
+    #[test]
+    fn small_order_ed25519_keys_are_refused_with_either_sign_bit() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut negated = identity;
+        negated[31] |= 0x80;
+        for x in [identity, negated, [0u8; 32]] {
+            assert!(matches!(
+                Key::from_public_jwk(&okp(&x), None),
+                Err(KeyError::InvalidKey { .. })
+            ));
+        }
+        let real = Key::from_stored(
+            &crate::token::StoredKey::generate(Algorithm::EdDSA, Timestamp::from_unix(0)).unwrap(),
+        )
+        .unwrap();
+        let jwk = real.to_jwk().unwrap();
+        assert!(Key::from_public_jwk(&jwk, None).is_ok());
+    }
+
+    #[test]
+    fn jwks_of_the_wrong_shape_are_refused() {
+        let mut jwk = okp(&[9u8; 32]);
+        jwk.crv = Some("X25519".into());
+        assert!(Key::from_public_jwk(&jwk, None).is_err());
+        let mut jwk = okp(&[9u8; 32]);
+        jwk.alg = Some("ES256".into());
+        assert!(Key::from_public_jwk(&jwk, None).is_err());
+        let mut jwk = okp(&[9u8; 32]);
+        jwk.key_use = Some("enc".into());
+        assert!(Key::from_public_jwk(&jwk, None).is_err());
+        let mut jwk = okp(&[9u8; 32]);
+        jwk.alg = None;
+        assert!(Key::from_public_jwk(&jwk, None).is_err());
+        assert!(Key::from_public_jwk(&jwk, Some(Algorithm::EdDSA)).is_ok());
+        let oct = Jwk {
+            kty: "oct".into(),
+            alg: Some("HS256".into()),
+            ..okp(&[9u8; 32])
+        };
+        assert!(Key::from_public_jwk(&oct, None).is_err());
     }
 }

@@ -182,22 +182,33 @@ impl KeyManager {
         Ok(stored.kid.clone())
     }
 
-    /// Retires the keys every token of which has expired, and rotates if `rotate_every` is due.
-    /// Run it periodically (a minute is plenty).
+    /// Reloads the keys from the store (another node, or `cloakroom keys rotate`, may have
+    /// rotated), retires the keys every token of which has expired, and rotates if
+    /// `rotate_every` is due. Run it periodically (a minute is plenty): it is how every node
+    /// comes to sign and verify with the same keys.
     pub async fn maintain(&self) -> Result<Maintenance, KeyError> {
         let mut done = Maintenance::default();
         {
             let _write = self.write.lock().await;
             let now = self.clock.now();
-            let (set, retired) = self.ring.snapshot().without_retired(now);
-            for kid in &retired {
-                self.store.mark_retired(kid.as_str(), now).await?;
+            let before = self.ring.snapshot();
+            let set = load_set(self.store.as_ref(), &self.policy, now)
+                .await?
+                .ok_or(KeyError::NoActiveKey)?;
+            done.retired = before
+                .keys()
+                .iter()
+                .map(|k| k.kid().clone())
+                .filter(|kid| set.get(kid.as_str()).is_none())
+                .collect();
+            done.retired.sort();
+            for kid in &done.retired {
                 tracing::info!(%kid, "retired a signing key");
             }
-            if !retired.is_empty() {
-                self.ring.replace(set);
+            if set.active().kid() != before.active().kid() {
+                tracing::info!(kid = %set.active().kid(), "another process rotated the signing key");
             }
-            done.retired = retired;
+            self.ring.replace(set);
         }
         if let Some(every) = self.policy.rotate_every {
             let active = self.ring.snapshot().active().activated_at();
@@ -257,9 +268,9 @@ async fn generate(algorithm: Algorithm, now: Timestamp) -> Result<StoredKey, Key
 
 /// The key set the store's keys make at `now`, or `None` if it holds no live key.
 ///
-/// The newest key signs. A key that is not retired but has no `retire_after` (a rotation cut
-/// short, or two nodes that made a first key at once) verifies for one retention period from
-/// the newest key's activation; the repair is written back. A key that cannot be loaded fails
+/// The newest key that no rotation replaced signs. Any other key without `retire_after` (a
+/// rotation cut short, or two nodes that made a first key at once) verifies for one retention
+/// period from the active key's activation; the repair is written back. A key that cannot be loaded fails
 /// the whole load: better to refuse to start than to drop a key silently.
 async fn load_set(
     store: &dyn KeyStore,
@@ -272,10 +283,15 @@ async fn load_set(
         .into_iter()
         .filter(|k| k.retired_at.is_none())
         .collect();
-    let Some(newest) = live
-        .iter()
-        .max_by(|a, b| a.activated_at.cmp(&b.activated_at).then(a.kid.cmp(&b.kid)))
-    else {
+    // The active key: one no rotation has replaced (no `retire_after`), the newest, and the
+    // greatest `kid` to break a tie the same way on every node.
+    let Some(newest) = live.iter().max_by(|a, b| {
+        (a.retire_after.is_none(), a.activated_at, &a.kid).cmp(&(
+            b.retire_after.is_none(),
+            b.activated_at,
+            &b.kid,
+        ))
+    }) else {
         return Ok(None);
     };
     let active = Key::from_stored(newest)?.with_retire_after(None);
