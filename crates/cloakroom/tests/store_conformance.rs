@@ -237,3 +237,118 @@ mod redis {
         });
     }
 }
+
+// Nested modules of this one are found in `tests/postgres_store/`, beside the PostgreSQL tests.
+#[cfg(feature = "postgres")]
+#[path = "postgres_store"]
+mod postgres {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use cloakroom::clock::Timestamp;
+    use cloakroom::session::{
+        RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord,
+        SessionStore,
+    };
+    use cloakroom::store::{PostgresOptions, PostgresStore, StoreError};
+
+    mod support;
+
+    /// A store in a schema of its own, dropped with the test. The store is declared first, so
+    /// that its pool is gone before the schema is dropped.
+    #[derive(Debug)]
+    struct TempPostgres {
+        store: PostgresStore,
+        _schema: support::TempSchema,
+    }
+
+    /// `None` (the test returns early) only outside CI, when PostgreSQL does not answer.
+    async fn fresh() -> Option<Arc<TempPostgres>> {
+        let url = support::postgres_url()?;
+        let schema = support::TempSchema::new(url);
+        let store = PostgresStore::connect_with(url, PostgresOptions::default().with_schema(schema.name()))
+            .await
+            .expect("connect");
+        Some(Arc::new(TempPostgres {
+            store,
+            _schema: schema,
+        }))
+    }
+
+    #[async_trait]
+    impl SessionStore for TempPostgres {
+        async fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
+            self.store.create(key, record).await
+        }
+        async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
+            self.store.load(key).await
+        }
+        async fn touch(
+            &self,
+            key: &SessionKey,
+            last_seen_at: Timestamp,
+            idle_expires_at: Timestamp,
+        ) -> Result<bool, StoreError> {
+            self.store.touch(key, last_seen_at, idle_expires_at).await
+        }
+        async fn save_data(
+            &self,
+            key: &SessionKey,
+            expected_version: u64,
+            data: &SessionData,
+        ) -> Result<u64, StoreError> {
+            self.store.save_data(key, expected_version, data).await
+        }
+        async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+            self.store.delete(key).await
+        }
+        async fn delete_by_handle(
+            &self,
+            user_id: &str,
+            handle: &SessionHandle,
+        ) -> Result<bool, StoreError> {
+            self.store.delete_by_handle(user_id, handle).await
+        }
+        async fn delete_user(&self, user_id: &str) -> Result<u64, StoreError> {
+            self.store.delete_user(user_id).await
+        }
+        async fn list_user(
+            &self,
+            user_id: &str,
+        ) -> Result<Vec<(SessionKey, SessionRecord)>, StoreError> {
+            self.store.list_user(user_id).await
+        }
+        async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
+            self.store.count_active(now).await
+        }
+        async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+            self.store.purge_expired(now).await
+        }
+    }
+
+    #[async_trait]
+    impl RotatingStore for TempPostgres {
+        async fn rotate(
+            &self,
+            old: &SessionKey,
+            new: &SessionKey,
+            now: Timestamp,
+        ) -> Result<Rotation, StoreError> {
+            self.store.rotate(old, new, now).await
+        }
+    }
+
+    cloakroom::session_store_conformance!(match fresh().await {
+        Some(store) => store,
+        None => return,
+    });
+
+    mod rotating {
+        use super::fresh;
+
+        cloakroom::rotating_store_conformance!(match fresh().await {
+            Some(store) => store,
+            None => return,
+        });
+    }
+}

@@ -2,6 +2,8 @@
 //!
 //! - [`MemoryStore`] (feature `memory`): in this process; fast, gone on restart.
 //! - [`SqliteStore`] (feature `sqlite`): a file, with migrations and WAL; the embedded default.
+//! - [`PostgresStore`] (feature `postgres`): a PostgreSQL database shared by many nodes, for
+//!   sessions, users, and with `jwt` keys and the deny-list.
 //! - [`RedisStore`] (feature `redis`): a Redis server shared by many nodes; keys expire with
 //!   their sessions.
 //!
@@ -14,6 +16,8 @@ pub mod conformance;
 mod error;
 #[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "sqlite")]
@@ -27,5 +31,7 @@ pub use cache::{CacheConfig, CacheHandle, CachingStore, Invalidation, Invalidati
 pub use error::{BoxError, StoreError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
