@@ -52,6 +52,8 @@ mod error;
 mod header;
 mod issue;
 mod keys;
+#[cfg(feature = "remote-jwks")]
+mod remote;
 mod verify;
 
 #[cfg(test)]
@@ -66,4 +68,6 @@ pub use keys::{
     Jwk, Jwks, Key, KeyInfo, KeyManager, KeyMaterial, KeyPolicy, KeyRing, KeySet, KeyStatus,
     KeyStore, Kid, Maintenance, MemoryKeyStore, StoredKey,
 };
+#[cfg(feature = "remote-jwks")]
+pub use remote::{JwksError, JwksOptions, RemoteError, RemoteJwks, RemoteVerifier};
 pub use verify::{Inspection, MAX_TOKEN_BYTES, TokenVerifier, Validation};
