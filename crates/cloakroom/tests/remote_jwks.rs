@@ -350,3 +350,25 @@ async fn large_slow_and_misplaced_endpoints_are_refused() {
         assert!(matches!(made, Err(JwksError::InvalidUrl { .. })), "{url}");
     }
 }
+
+#[tokio::test]
+async fn a_deny_list_is_honoured() {
+    let clock = clock();
+    let issuer = Issuer::new(clock.clone(), Algorithm::EdDSA);
+    let endpoint = Endpoint::start(&issuer.jwks()).await;
+    let deny = Arc::new(cloakroom::revocation::DenyList::new());
+    let verifier = connect(&endpoint, &clock)
+        .await
+        .with_deny_list(deny.clone());
+    let token = issuer.token();
+    let claims = verifier.verify(&token).await.unwrap();
+    deny.apply(&cloakroom::revocation::Revocation::token(
+        claims.jti, claims.exp,
+    ));
+    let err = verifier.verify(&token).await.unwrap_err();
+    assert!(
+        matches!(err, RemoteError::Token(TokenError::Revoked(_))),
+        "{err:?}"
+    );
+    verifier.verify(&issuer.token()).await.unwrap();
+}
