@@ -36,7 +36,10 @@ mod caching {
 mod sqlite {
     use async_trait::async_trait;
     use cloakroom::clock::Timestamp;
-    use cloakroom::session::{SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore};
+    use cloakroom::session::{
+        RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord,
+        SessionStore,
+    };
     use cloakroom::store::{SqliteStore, StoreError};
     use tempfile::TempDir;
 
@@ -106,7 +109,25 @@ mod sqlite {
         }
     }
 
+    #[async_trait]
+    impl RotatingStore for TempSqlite {
+        async fn rotate(
+            &self,
+            old: &SessionKey,
+            new: &SessionKey,
+            now: Timestamp,
+        ) -> Result<Rotation, StoreError> {
+            self.store.rotate(old, new, now).await
+        }
+    }
+
     cloakroom::session_store_conformance!(fresh().await);
+
+    mod rotating {
+        use super::fresh;
+
+        cloakroom::rotating_store_conformance!(fresh().await);
+    }
 
     /// `sqlite::memory:`: the same code on a database that lives as long as the store.
     mod in_memory {

@@ -9,7 +9,12 @@ macro_rules! read {
     }};
 }
 
+#[cfg(feature = "jwt")]
+mod keys;
 mod readers;
+#[cfg(feature = "jwt")]
+mod revocations;
+mod rotate;
 mod sessions;
 mod users;
 

@@ -26,7 +26,7 @@ macro_rules! select {
 }
 
 /// Turns a row of [`select!`] into a session; anything unexpected is [`StoreError::Corrupt`].
-fn decode(row: &SqliteRow) -> Result<(SessionKey, SessionRecord), StoreError> {
+pub(super) fn decode(row: &SqliteRow) -> Result<(SessionKey, SessionRecord), StoreError> {
     let key: &[u8] = row.try_get(0)?;
     let key = <[u8; 32]>::try_from(key).map_err(corrupt)?;
     let handle = SessionHandle::parse(row.try_get(1)?).map_err(corrupt)?;
@@ -221,6 +221,7 @@ impl SessionStore for SqliteStore {
         .bind(now.unix())
         .execute(self.pool())
         .await?;
+        super::rotate::purge_spent(self, now).await?;
         Ok(done.rows_affected())
     }
 }
