@@ -3,8 +3,8 @@
 //! deny-list lookup alone.
 //!
 //! ```text
-//! cargo bench -p cloakroom --features jwt --bench token_verify
-//! cargo bench -p cloakroom --features jwt-rust-crypto --bench token_verify   # the other backend
+//! cargo bench -p cloakroom --features jwt --bench token_verify               # aws-lc-rs
+//! cargo bench -p cloakroom --features jwt-rust-crypto --bench token_verify   # and RustCrypto
 //! ```
 
 use std::hint::black_box;
@@ -14,8 +14,8 @@ use std::time::Duration;
 use cloakroom::clock::{Clock, SystemClock, Timestamp};
 use cloakroom::revocation::{DenyList, Revocation};
 use cloakroom::token::{
-    Algorithm, Key, KeyRing, KeySet, StoredKey, TokenIssuer, TokenSubject, TokenVerifier,
-    Validation, backend_name,
+    Algorithm, Backend, Key, KeyRing, KeySet, StoredKey, TokenIssuer, TokenSubject, TokenVerifier,
+    Validation,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -48,28 +48,48 @@ fn subject() -> TokenSubject {
     }
 }
 
+/// The backends to compare: RustCrypto too when the feature brings it in.
+fn backends() -> Vec<Backend> {
+    vec![
+        Backend::AwsLcRs,
+        #[cfg(feature = "jwt-rust-crypto")]
+        Backend::RustCrypto,
+    ]
+}
+
+fn select(backend: Backend) {
+    #[cfg(feature = "jwt-rust-crypto")]
+    cloakroom::token::set_backend(backend);
+    #[cfg(not(feature = "jwt-rust-crypto"))]
+    let _ = backend;
+}
+
 fn verify(c: &mut Criterion) {
     let deny = deny_list();
-    let mut group = c.benchmark_group(format!("verify/{}", backend_name()));
-    for alg in [
-        Algorithm::Hs256,
-        Algorithm::EdDSA,
-        Algorithm::Es256,
-        Algorithm::Rs256,
-    ] {
-        let stored = StoredKey::generate(alg, SystemClock.now()).unwrap();
-        let ring = KeyRing::new(KeySet::new(Key::from_stored(&stored).unwrap()));
-        let issuer = TokenIssuer::new(ring.clone(), ISS, AUD, Duration::from_secs(3600));
-        let verifier =
-            TokenVerifier::new(ring, Validation::new(ISS, AUD)).with_deny_list(deny.clone());
-        let token = issuer.issue(&subject()).unwrap().token;
-        let token = token.expose_secret().to_owned();
-        assert!(verifier.verify(&token).is_ok());
-        group.bench_function(alg.as_str(), |b| {
-            b.iter(|| verifier.verify(black_box(&token)))
-        });
+    for backend in backends() {
+        select(backend);
+        let mut group = c.benchmark_group(format!("verify/{}", backend.name()));
+        for alg in [
+            Algorithm::Hs256,
+            Algorithm::EdDSA,
+            Algorithm::Es256,
+            Algorithm::Rs256,
+        ] {
+            let stored = StoredKey::generate(alg, SystemClock.now()).unwrap();
+            let ring = KeyRing::new(KeySet::new(Key::from_stored(&stored).unwrap()));
+            let issuer = TokenIssuer::new(ring.clone(), ISS, AUD, Duration::from_secs(3600));
+            let verifier =
+                TokenVerifier::new(ring, Validation::new(ISS, AUD)).with_deny_list(deny.clone());
+            let token = issuer.issue(&subject()).unwrap().token;
+            let token = token.expose_secret().to_owned();
+            assert!(verifier.verify(&token).is_ok());
+            group.bench_function(alg.as_str(), |b| {
+                b.iter(|| verifier.verify(black_box(&token)))
+            });
+        }
+        group.finish();
     }
-    group.finish();
+    select(Backend::AwsLcRs);
 }
 
 fn deny_list_lookup(c: &mut Criterion) {

@@ -60,7 +60,9 @@ mod verify;
 mod claims_tests;
 
 pub use algorithm::{Algorithm, MIN_RSA_BITS, UnknownAlgorithm};
-pub use backend::backend_name;
+#[cfg(feature = "jwt-rust-crypto")]
+pub use backend::set_backend;
+pub use backend::{Backend, backend};
 pub use claims::{AccessClaims, Audience, new_jti};
 pub use error::{IssueError, KeyError, TokenError, TokenPart};
 pub use issue::{ACCESS_TOKEN_TYPE, AccessToken, IssuedToken, TokenIssuer, TokenSubject, sign};
