@@ -18,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::error::Error;
 use crate::settings::{SessionStoreKind, Settings};
+use crate::tokens::TokenService;
 use crate::users::UserAdmin;
 use crate::{middleware, prometheus, routes, stores};
 
@@ -28,8 +29,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// How long one request may take, body included, before it is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The server's state: stores, session manager, password hasher, cookie settings, metrics.
-/// Cheap to clone.
+/// The server's state: stores, session manager, password hasher, cookie settings, metrics,
+/// and in `jwt` and `hybrid` modes the [`TokenService`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct App {
     inner: Arc<Inner>,
@@ -41,6 +42,7 @@ struct Inner {
     auth: Authenticator,
     database: SqliteStore,
     cookies: CookieConfig,
+    tokens: Option<TokenService>,
     password_policy: PasswordPolicy,
     metrics: PrometheusHandle,
 }
@@ -68,16 +70,27 @@ impl AppBuilder {
     }
 
     /// Checks the settings, opens the stores (creating the SQLite file and running its
-    /// migrations) and installs the metrics recorder.
+    /// migrations), loads or makes the signing keys in `jwt` and `hybrid` modes, and installs
+    /// the metrics recorder.
     pub async fn build(self) -> Result<App, Error> {
         let settings = self.settings;
         settings.validate()?;
         let policy = settings.session_policy()?;
         let secure = settings.public_url_is_https()?;
+        let clock: SharedClock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let database = stores::open_database(&settings).await?;
-        let sessions =
-            SessionManager::from_shared(stores::session_store(&settings, &database), policy)
-                .with_clock(self.clock.unwrap_or_else(|| Arc::new(SystemClock)));
+        let (store, rotating) = stores::session_stores(&settings, &database);
+        let tokens = if settings.mode.uses_tokens() {
+            Some(TokenService::open(&settings, &database, rotating, clock.clone()).await?)
+        } else {
+            None
+        };
+        // In hybrid mode the sessions are the refresh sessions, so that listing, counting,
+        // purging and ending them goes through one manager.
+        let sessions = match tokens.as_ref().and_then(TokenService::hybrid) {
+            Some(hybrid) => hybrid.sessions().clone(),
+            None => SessionManager::from_shared(store, policy).with_clock(clock),
+        };
         let hasher = match self.hash_params {
             Some(params) => stores::hasher_with(params)?,
             None => stores::hasher(&settings)?,
@@ -90,6 +103,7 @@ impl AppBuilder {
                 auth,
                 database,
                 cookies,
+                tokens,
                 password_policy: PasswordPolicy::default(),
                 metrics: prometheus::handle()?,
             }),
@@ -127,6 +141,11 @@ impl App {
         &self.inner.database
     }
 
+    /// Keys, deny-list, verifier and the mode's facade: `Some` in `jwt` and `hybrid` modes.
+    pub fn tokens(&self) -> Option<&TokenService> {
+        self.inner.tokens.as_ref()
+    }
+
     /// The session cookie's name and attributes.
     pub fn cookies(&self) -> &CookieConfig {
         &self.inner.cookies
@@ -147,27 +166,48 @@ impl App {
         self.inner.settings.session_store
     }
 
-    /// Manages this app's users; ends sessions in whatever store the app uses.
+    /// Manages this app's users; ends sessions in whatever store the app uses, and revokes
+    /// access tokens in this app's deny-list at once.
     pub fn user_admin(&self) -> UserAdmin {
-        UserAdmin::new(
+        let admin = UserAdmin::new(
             self.inner.database.clone(),
             Some(self.sessions().clone()),
             self.inner.auth.hasher().clone(),
             self.inner.password_policy,
-        )
+        );
+        match self.tokens() {
+            Some(tokens) => admin.revoking_in(tokens.revocations().clone(), &self.inner.settings),
+            None => admin,
+        }
     }
 
     /// The router with every route and layer. `Router::layer` wraps each route separately, so
     /// the outer layers here see the matched route and the errors of the inner ones.
     pub fn router(&self) -> Router {
-        let auth = AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone());
-        Router::new()
-            .merge(routes::auth::router())
-            .merge(routes::sessions::router())
+        let mode = self.inner.settings.mode;
+        let auth = match self.tokens() {
+            Some(tokens) => tokens.layer(),
+            None => AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone()),
+        };
+        let router = Router::new()
+            .merge(routes::auth::router(mode))
+            .merge(routes::sessions::router(mode))
+            .merge(routes::jwks::router())
             .merge(routes::health::router())
             .merge(routes::metrics::router())
             .fallback(routes::not_found)
-            .layer(auth)
+            .layer(auth);
+        let router = if mode.uses_tokens() {
+            // Outside the auth layer, so that a key another node just made is loaded before
+            // the token signed by it is verified.
+            router.layer(mw::from_fn_with_state(
+                self.clone(),
+                middleware::reload_keys_for_unknown_kid,
+            ))
+        } else {
+            router
+        };
+        router
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(mw::from_fn(middleware::refuse_declared_oversize))
             .layer(TimeoutLayer::with_status_code(

@@ -32,6 +32,33 @@ pub enum Command {
     /// Adds, lists and removes users, and changes passwords.
     #[command(subcommand)]
     User(UserCommand),
+    /// Lists and rotates the keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Looks into access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `cloakroom keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Lists the signing keys: ID, algorithm, status and dates (never their material).
+    List,
+    /// Makes a new signing key; the previous one keeps verifying until its last token expires.
+    Rotate,
+}
+
+/// `cloakroom token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Decodes a token's header and claims, verifies it against the current keys and the
+    /// deny-list, and says exactly why it fails (exit status 1 when it does).
+    Inspect {
+        /// The access token, or `-` to read it from standard input (which keeps it out of the
+        /// shell's history).
+        token: String,
+    },
 }
 
 /// `cloakroom serve`.
@@ -41,7 +68,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
-    /// How the server remembers who is signed in (only `session` so far).
+    /// How the server remembers who is signed in [default: hybrid].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
 }
@@ -82,7 +109,7 @@ impl Cli {
     pub fn overrides(&self) -> Overrides {
         let (listen, mode) = match &self.command {
             Command::Serve(args) => (args.listen, args.mode),
-            Command::User(_) => (None, None),
+            Command::User(_) | Command::Keys(_) | Command::Token(_) => (None, None),
         };
         Overrides {
             listen,
@@ -141,6 +168,16 @@ mod tests {
         };
         assert_eq!(roles, ["admin", "ops"]);
         assert!(password_stdin);
-        assert!(Cli::try_parse_from(["cloakroom", "serve", "--mode", "jwt"]).is_err());
+        let cli = Cli::parse_from(["cloakroom", "keys", "rotate", "--data-dir", "d"]);
+        assert!(matches!(cli.command, Command::Keys(KeysCommand::Rotate)));
+        assert_eq!(cli.data_dir, Some(PathBuf::from("d")));
+        let cli = Cli::parse_from(["cloakroom", "token", "inspect", "a.b.c"]);
+        assert!(
+            matches!(cli.command, Command::Token(TokenCommand::Inspect { token }) if token == "a.b.c")
+        );
+        for mode in ["session", "jwt", "hybrid"] {
+            assert!(Cli::try_parse_from(["cloakroom", "serve", "--mode", mode]).is_ok());
+        }
+        assert!(Cli::try_parse_from(["cloakroom", "serve", "--mode", "passport"]).is_err());
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use cloakroom::auth::AuthError;
 use cloakroom::store::StoreError;
+use cloakroom::token::KeyError;
 use cloakroom::user::{InvalidUsername, PasswordError, PasswordRejected};
 
 /// Everything that can stop a command of the `cloakroom` binary.
@@ -41,6 +42,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be created.
+    #[error("cannot create {path}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A store could not be opened.
     #[error("cannot open the {what} at {location}")]
     OpenStore {
@@ -55,6 +65,12 @@ pub enum Error {
     /// A store failed while a command used it.
     #[error("the store failed")]
     Store(#[from] StoreError),
+    /// The signing keys could not be loaded, made or rotated.
+    #[error("the signing keys failed")]
+    Keys(#[from] KeyError),
+    /// `cloakroom token inspect` found the token invalid; what is wrong was printed already.
+    #[error("the token is not valid ({0})")]
+    InvalidToken(&'static str),
     /// Signing in, or ending sessions, failed.
     #[error("session handling failed")]
     Auth(#[from] AuthError),
@@ -97,6 +113,9 @@ pub enum Error {
     /// No password could be read: no terminal to prompt on and no `--password-stdin`.
     #[error("cannot read a password: {0}")]
     PasswordInput(String),
+    /// Reading a token from standard input failed.
+    #[error("cannot read the token from standard input")]
+    TokenRead(#[source] std::io::Error),
     /// Reading the password failed.
     #[error("cannot read the password")]
     PasswordRead(#[source] std::io::Error),

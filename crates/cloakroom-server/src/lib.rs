@@ -24,6 +24,7 @@ pub mod cli;
 pub mod commands;
 mod error;
 mod json;
+mod key_tasks;
 pub mod logging;
 mod middleware;
 pub mod prometheus;
@@ -31,6 +32,7 @@ mod purge;
 mod routes;
 pub mod settings;
 mod stores;
+pub mod tokens;
 pub mod users;
 
 use std::future::Future;
@@ -40,13 +42,15 @@ pub use app::{App, AppBuilder, MAX_BODY_BYTES};
 pub use error::Error;
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight
-/// and returns. Ended sessions are purged from the store in the background meanwhile.
+/// and returns. Meanwhile, in the background: ended sessions and expired revocations are
+/// purged, and in the token modes the keys are maintained and reloaded.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let purge = tokio::spawn(purge::every_interval(app.clone()));
+    let keys = tokio::spawn(key_tasks::every_interval(app.clone()));
     let service = app
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -55,5 +59,6 @@ pub async fn run(
         .await
         .map_err(Error::Serve);
     purge.abort();
+    keys.abort();
     served
 }

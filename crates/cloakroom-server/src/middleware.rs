@@ -4,14 +4,14 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cloakroom_axum::ApiError;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use crate::MAX_BODY_BYTES;
 use crate::prometheus::REQUEST_DURATION;
+use crate::{App, MAX_BODY_BYTES};
 
 /// Logs one line per request and records its latency, labelled by the matched route (never
 /// the raw path, which may carry IDs, and whose variety would swamp Prometheus). Headers,
@@ -57,6 +57,19 @@ fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
+}
+
+/// In the token modes, loads the keys again before a token whose `kid` this process does not
+/// know is verified (see [`TokenService::reload_if_unknown_kid`](crate::tokens::TokenService)).
+pub(crate) async fn reload_keys_for_unknown_kid(
+    State(app): State<App>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(tokens) = app.tokens() {
+        tokens.reload_if_unknown_kid(req.headers()).await;
+    }
+    next.run(req).await
 }
 
 /// Answers 413 at once when the declared `Content-Length` is over the limit, whatever the

@@ -11,7 +11,10 @@ use crate::error::Error;
 
 /// Sign-in attempts, by `outcome`.
 pub const LOGINS: &str = "cloakroom_logins_total";
-/// Requests that presented a session cookie, by `outcome` (counted by `cloakroom-axum`).
+/// Refresh-token exchanges (`hybrid` mode), by `outcome`: `success`, `reused`, `invalid`, …
+pub const REFRESHES: &str = "cloakroom_refreshes_total";
+/// Requests that presented a session cookie or an access token, by `outcome` (counted by
+/// `cloakroom-axum`).
 pub const AUTHENTICATIONS: &str = "cloakroom_authentications_total";
 /// Sessions that have not ended, computed when scraped.
 pub const ACTIVE_SESSIONS: &str = "cloakroom_active_sessions";
@@ -44,9 +47,10 @@ pub fn handle() -> Result<PrometheusHandle, Error> {
 
 fn describe() {
     metrics::describe_counter!(LOGINS, "Sign-in attempts, by outcome");
+    metrics::describe_counter!(REFRESHES, "Refresh-token exchanges, by outcome");
     metrics::describe_counter!(
         AUTHENTICATIONS,
-        "Requests that presented a session cookie, by outcome"
+        "Requests that presented a session cookie or an access token, by outcome"
     );
     metrics::describe_gauge!(ACTIVE_SESSIONS, "Sessions that have not ended");
     metrics::describe_histogram!(
@@ -57,5 +61,8 @@ fn describe() {
     // Present from the first scrape, so that rates start at zero rather than at the first event.
     for outcome in ["success", "invalid_credentials"] {
         metrics::counter!(LOGINS, "outcome" => outcome).increment(0);
+    }
+    for outcome in ["success", "reused", "invalid"] {
+        metrics::counter!(REFRESHES, "outcome" => outcome).increment(0);
     }
 }

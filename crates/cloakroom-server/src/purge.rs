@@ -1,4 +1,5 @@
-//! The background task that deletes ended sessions, whichever store keeps them.
+//! The background task that deletes ended sessions, whichever store keeps them, and deny-list
+//! entries whose tokens have all expired.
 
 use std::time::Duration;
 
@@ -22,6 +23,13 @@ pub(crate) async fn every_interval(app: App) {
             Ok(0) => {}
             Ok(purged) => tracing::debug!(purged, "purged ended sessions"),
             Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
+        }
+        if let Some(tokens) = app.tokens() {
+            match tokens.revocations().purge_expired().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "purged expired revocations"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired revocations"),
+            }
         }
         app.metrics().run_upkeep();
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cloakroom::session::SessionStore;
+use cloakroom::session::{RotatingStore, SessionStore};
 use cloakroom::store::{MemoryStore, SqliteStore};
 use cloakroom::user::{HashParams, PasswordHasher};
 
@@ -21,6 +21,7 @@ pub(crate) async fn open_database(settings: &Settings) -> Result<SqliteStore, Er
                     source,
                 })?;
             }
+            create_private(&path)?;
             SqliteStore::open(&path)
                 .await
                 .map_err(|source| Error::OpenStore {
@@ -39,11 +40,37 @@ pub(crate) async fn open_database(settings: &Settings) -> Result<SqliteStore, Er
     }
 }
 
-/// The session store the settings ask for: the database itself, or a bounded memory store.
-pub(crate) fn session_store(settings: &Settings, database: &SqliteStore) -> Arc<dyn SessionStore> {
+/// Creates the database file, empty, readable by this user only, unless it exists: it holds
+/// the signing keys and password hashes. SQLite gives its `-wal` and `-shm` files the same
+/// permissions. An existing file keeps the permissions its owner gave it.
+fn create_private(path: &std::path::Path) -> Result<(), Error> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(Error::CreateFile {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The session store the settings ask for (the database itself, or a bounded memory store),
+/// once as a plain store and once as the rotating store hybrid mode's refresh sessions need:
+/// two handles to the same sessions.
+pub(crate) fn session_stores(
+    settings: &Settings,
+    database: &SqliteStore,
+) -> (Arc<dyn SessionStore>, Arc<dyn RotatingStore>) {
     match settings.session_store {
-        SessionStoreKind::Sqlite => Arc::new(database.clone()),
-        SessionStoreKind::Memory => Arc::new(MemoryStore::new(settings.session.max_sessions)),
+        SessionStoreKind::Sqlite => (Arc::new(database.clone()), Arc::new(database.clone())),
+        SessionStoreKind::Memory => {
+            let store = Arc::new(MemoryStore::new(settings.session.max_sessions));
+            (store.clone(), store)
+        }
     }
 }
 

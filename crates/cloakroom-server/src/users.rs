@@ -1,8 +1,12 @@
 //! Managing users: what `cloakroom user …` does, without the terminal. The server's tests use
 //! it too, through [`App::user_admin`](crate::App::user_admin).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use cloakroom::auth::SessionManager;
 use cloakroom::clock::{Clock as _, SystemClock};
+use cloakroom::revocation::{Revocation, RevocationStore as _, Revocations};
 use cloakroom::store::{SqliteStore, StoreError};
 use cloakroom::user::{
     NewUser, Password, PasswordHasher, PasswordPolicy, User, UserStore as _, Username,
@@ -16,14 +20,25 @@ use crate::stores;
 const MAX_ROLE_CHARS: usize = 64;
 
 /// Adds, lists and removes users and changes passwords, ending the sessions of a user whose
-/// password changes or who is removed.
+/// password changes or who is removed, and in the token modes refusing their access tokens.
 #[derive(Debug, Clone)]
 pub struct UserAdmin {
     users: SqliteStore,
     /// The sessions this process can reach: `None` for a memory store in another process.
     sessions: Option<SessionManager>,
+    /// Where the user's access tokens are revoked, in `jwt` and `hybrid` modes.
+    tokens: Option<TokenRevoker>,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
+}
+
+/// Where [`UserAdmin`] revokes a user's access tokens.
+#[derive(Debug, Clone)]
+enum TokenRevoker {
+    /// A running server's deny-list (and its store): at once.
+    Live(Arc<Revocations>, Duration),
+    /// The database only: a running server picks the entry up within `jwt.reload_interval`.
+    Stored(SqliteStore, Duration),
 }
 
 impl UserAdmin {
@@ -33,19 +48,35 @@ impl UserAdmin {
     /// one's reach; [`ends_sessions`](Self::ends_sessions) is then false.
     pub async fn open(settings: &Settings) -> Result<Self, Error> {
         let users = stores::open_database(settings).await?;
+        let policy = if settings.mode.uses_tokens() {
+            settings.refresh_policy()?
+        } else {
+            settings.session_policy()?
+        };
         let sessions = match settings.session_store {
-            SessionStoreKind::Sqlite => Some(SessionManager::new(
-                users.clone(),
-                settings.session_policy()?,
-            )),
+            SessionStoreKind::Sqlite => Some(SessionManager::new(users.clone(), policy)),
             SessionStoreKind::Memory => None,
         };
-        Ok(Self::new(
-            users,
+        let mut admin = Self::new(
+            users.clone(),
             sessions,
             stores::hasher(settings)?,
             PasswordPolicy::default(),
-        ))
+        );
+        if settings.mode.uses_tokens() {
+            admin.tokens = Some(TokenRevoker::Stored(users, token_horizon(settings)));
+        }
+        Ok(admin)
+    }
+
+    /// The same admin, revoking access tokens in `revocations` (a running app's).
+    pub(crate) fn revoking_in(
+        mut self,
+        revocations: Arc<Revocations>,
+        settings: &Settings,
+    ) -> Self {
+        self.tokens = Some(TokenRevoker::Live(revocations, token_horizon(settings)));
+        self
     }
 
     /// An admin over these parts.
@@ -58,6 +89,7 @@ impl UserAdmin {
         Self {
             users,
             sessions,
+            tokens: None,
             hasher,
             policy,
         }
@@ -134,11 +166,42 @@ impl UserAdmin {
     }
 
     async fn end_sessions(&self, user: &User) -> Result<u64, Error> {
+        // Tokens first, like sessions before the user: a failure leaves nobody signed in.
+        self.revoke_tokens(user).await?;
         match &self.sessions {
             Some(sessions) => Ok(sessions.end_all(&user.id).await?),
             None => Ok(0),
         }
     }
+
+    /// Refuses every access token of `user` issued so far, for as long as one can be valid.
+    async fn revoke_tokens(&self, user: &User) -> Result<(), Error> {
+        let entry = |now: cloakroom::clock::Timestamp, horizon: Duration| {
+            Revocation::user(
+                user.id.clone(),
+                now.saturating_add(Duration::from_secs(1)),
+                now.saturating_add(horizon),
+            )
+        };
+        match &self.tokens {
+            Some(TokenRevoker::Live(revocations, horizon)) => {
+                revocations
+                    .revoke(entry(revocations.now(), *horizon))
+                    .await?;
+            }
+            Some(TokenRevoker::Stored(store, horizon)) => {
+                store.add(&entry(SystemClock.now(), *horizon)).await?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// How long after now a token issued now may still verify: its lifetime, the leeway, and a
+/// second for the not-before's rounding.
+fn token_horizon(settings: &Settings) -> Duration {
+    settings.access_ttl() + settings.jwt.leeway + Duration::from_secs(1)
 }
 
 /// Roles are short, without spaces or control characters; duplicates are dropped.

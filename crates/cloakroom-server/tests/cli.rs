@@ -196,7 +196,7 @@ fn bad_settings_stop_start_up_naming_the_key() {
     assert!(err.contains("sesion"), "{err}");
 
     let err = serve_fails(d, |c| {
-        c.env("CLOAKROOM_MODE", "hybrid");
+        c.env("CLOAKROOM_MODE", "passport");
     });
     assert!(err.contains("mode"), "{err}");
 

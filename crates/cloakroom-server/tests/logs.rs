@@ -22,7 +22,7 @@ async fn logs_name_routes_and_never_carry_secrets() {
 
     let log_path = d.join("server.log");
     let mut child = cloakroom(&d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--mode", "session"])
         // Our own crates at their most talkative.
         .env(
             "CLOAKROOM_LOG__FILTER",

@@ -1,6 +1,8 @@
 //! What each subcommand does.
 
+pub mod keys;
 pub mod serve;
+pub mod token;
 pub mod user;
 
 use crate::cli::{Cli, Command};
@@ -15,5 +17,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Serve(_) => serve::serve(&cli, settings).await,
         Command::User(command) => user::run(command, &settings).await,
+        Command::Keys(command) => keys::run(command, &settings).await,
+        Command::Token(command) => token::run(command, &settings).await,
     }
 }

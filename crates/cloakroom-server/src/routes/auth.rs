@@ -1,4 +1,5 @@
-//! Signing in and out: `/auth/login`, `/auth/me`, `/auth/logout`, `/auth/logout-all`.
+//! Signing in and out: `/auth/login`, `/auth/me`, `/auth/logout`, `/auth/logout-all`; here for
+//! `session` mode, in [`tokens`](super::tokens) for `jwt` and `hybrid`.
 
 use axum::Router;
 use axum::extract::State;
@@ -11,22 +12,32 @@ use cloakroom_axum::{ApiError, Auth, SessionCookie, Sessions, is_cross_site};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::Client;
+use super::{Client, not_in_mode};
 use crate::App;
 use crate::json::Json;
 use crate::prometheus::LOGINS;
+use crate::settings::Mode;
 
-pub(crate) fn router() -> Router<App> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/me", get(me))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
+pub(crate) fn router(mode: Mode) -> Router<App> {
+    let router = Router::new().route("/auth/me", get(me));
+    match mode {
+        Mode::Session => router
+            .route("/auth/login", post(login))
+            .route("/auth/logout", post(logout))
+            .route("/auth/logout-all", post(logout_all))
+            .route("/auth/refresh", post(no_refresh)),
+        Mode::Jwt | Mode::Hybrid => router.merge(super::tokens::router()),
+    }
+}
+
+/// Session mode has no refresh tokens: the session itself lasts.
+async fn no_refresh() -> ApiError {
+    not_in_mode(Mode::Session, "refreshing tokens")
 }
 
 /// The body of `POST /auth/login`. Not `Debug`: it holds a password.
 #[derive(Deserialize)]
-struct LoginRequest {
+pub(super) struct LoginRequest {
     username: String,
     password: String,
 }
@@ -62,7 +73,7 @@ struct MeResponse {
     auth: AuthMethod,
 }
 
-fn count_login(outcome: &'static str) {
+pub(super) fn count_login(outcome: &'static str) {
     metrics::counter!(LOGINS, "outcome" => outcome).increment(1);
 }
 
@@ -75,42 +86,7 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // Login CSRF: another site must not sign the browser in to an account of its choosing.
-    // (The layer refuses cross-site requests that carry a cookie; this one may carry none.)
-    if is_cross_site(&headers) {
-        count_login("cross_site");
-        return Err(ApiError::cross_site());
-    }
-    let password = Password::new(body.password);
-    // Checked before hashing, so that a huge password costs nothing.
-    let max = app.password_policy().max_bytes;
-    if password.expose_secret().len() > max {
-        count_login("rejected");
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "password_too_long",
-            format!("passwords are at most {max} bytes long"),
-        ));
-    }
-    let user = match app
-        .authenticator()
-        .verify_credentials(&body.username, &password)
-        .await
-    {
-        Ok(user) => user,
-        Err(e) => {
-            let invalid = matches!(e, AuthError::InvalidCredentials);
-            count_login(if invalid {
-                "invalid_credentials"
-            } else {
-                "error"
-            });
-            if invalid {
-                tracing::info!("sign-in refused: invalid credentials");
-            }
-            return Err(e.into());
-        }
-    };
+    let user = check_credentials(&app, &headers, body).await?;
     let session_user = SessionUser {
         id: user.id.clone(),
         name: user.username.to_string(),
@@ -131,6 +107,51 @@ async fn login(
             user: UserView::from(user),
         }),
     ))
+}
+
+/// What every mode's sign-in checks first: a same-site request, a password of sane length, and
+/// the credentials. Counts the failures; the caller counts the outcome of what follows.
+pub(super) async fn check_credentials(
+    app: &App,
+    headers: &HeaderMap,
+    body: LoginRequest,
+) -> Result<User, ApiError> {
+    // Login CSRF: another site must not sign the browser in to an account of its choosing.
+    // (The layer refuses cross-site requests that carry a cookie; this one may carry none.)
+    if is_cross_site(headers) {
+        count_login("cross_site");
+        return Err(ApiError::cross_site());
+    }
+    let password = Password::new(body.password);
+    // Checked before hashing, so that a huge password costs nothing.
+    let max = app.password_policy().max_bytes;
+    if password.expose_secret().len() > max {
+        count_login("rejected");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "password_too_long",
+            format!("passwords are at most {max} bytes long"),
+        ));
+    }
+    match app
+        .authenticator()
+        .verify_credentials(&body.username, &password)
+        .await
+    {
+        Ok(user) => Ok(user),
+        Err(e) => {
+            let invalid = matches!(e, AuthError::InvalidCredentials);
+            count_login(if invalid {
+                "invalid_credentials"
+            } else {
+                "error"
+            });
+            if invalid {
+                tracing::info!("sign-in refused: invalid credentials");
+            }
+            Err(e.into())
+        }
+    }
 }
 
 async fn me(Auth(p): Auth) -> axum::Json<MeResponse> {

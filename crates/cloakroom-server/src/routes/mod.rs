@@ -2,8 +2,10 @@
 
 pub(crate) mod auth;
 pub(crate) mod health;
+pub(crate) mod jwks;
 pub(crate) mod metrics;
 pub(crate) mod sessions;
+pub(crate) mod tokens;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,12 +16,23 @@ use cloakroom_axum::{ApiError, client_info};
 use http::StatusCode;
 use http::request::Parts;
 
+use crate::settings::Mode;
+
 /// 404 for every path no route matches.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "there is nothing at this path",
+    )
+}
+
+/// 404 `not_available_in_mode`: the route exists, but not in the mode the server runs in.
+pub(crate) fn not_in_mode(mode: Mode, what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_available_in_mode",
+        format!("{what} is not available in {} mode", mode.as_str()),
     )
 }
 

@@ -1,20 +1,46 @@
-//! The caller's own sessions: `GET /auth/sessions`, `DELETE /auth/sessions/{id}`.
+//! The caller's own sessions: `GET /auth/sessions`, `DELETE /auth/sessions/{id}`. In `hybrid`
+//! mode these are the refresh sessions (one per sign-in); `jwt` mode keeps none.
 
 use axum::Router;
-use axum::extract::Path;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{delete, get};
 use cloakroom::session::{SessionHandle, SessionRecord};
 use cloakroom_axum::{ApiError, Auth, SessionCookie, Sessions};
 use http::StatusCode;
+use http::header::SET_COOKIE;
 use serde::Serialize;
 
+use super::not_in_mode;
+use super::tokens::service;
 use crate::App;
+use crate::settings::Mode;
 
-pub(crate) fn router() -> Router<App> {
+pub(crate) fn router(mode: Mode) -> Router<App> {
+    let (list_route, revoke_route) = match mode {
+        Mode::Session => (get(list), delete(revoke)),
+        Mode::Hybrid => (get(list_refresh), delete(revoke_refresh)),
+        Mode::Jwt => (get(no_sessions), delete(no_sessions)),
+    };
     Router::new()
-        .route("/auth/sessions", get(list))
-        .route("/auth/sessions/{id}", delete(revoke))
+        .route("/auth/sessions", list_route)
+        .route("/auth/sessions/{id}", revoke_route)
+}
+
+/// `jwt` mode signs tokens and keeps nothing: there are no sessions to list or end.
+async fn no_sessions() -> ApiError {
+    not_in_mode(
+        Mode::Jwt,
+        "a list of sessions (tokens are revoked with /auth/logout and /auth/logout-all)",
+    )
+}
+
+fn no_such_session() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "you have no such session",
+    )
 }
 
 /// One session as its owner sees it; `id` is the public handle, never the secret ID.
@@ -61,16 +87,9 @@ async fn revoke(
     sessions: Sessions,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "you have no such session",
-        )
-    };
-    let handle = SessionHandle::parse(&id).map_err(|_| not_found())?;
+    let handle = SessionHandle::parse(&id).map_err(|_| no_such_session())?;
     if !sessions.manager().revoke(&p.user_id, &handle).await? {
-        return Err(not_found());
+        return Err(no_such_session());
     }
     tracing::info!(user_id = %p.user_id, "ended a session");
     if handle == p.session {
@@ -81,6 +100,51 @@ async fn revoke(
             (),
         )
             .into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The caller's refresh sessions, the one their token belongs to marked `current`.
+async fn list_refresh(
+    State(app): State<App>,
+    Auth(p): Auth,
+) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
+    let records = app.sessions().list(&p.user_id).await?;
+    Ok(axum::Json(
+        records
+            .into_iter()
+            .map(|r| SessionView::new(r, &p.session))
+            .collect(),
+    ))
+}
+
+/// Ends one of the caller's refresh sessions and revokes its access tokens at once.
+async fn revoke_refresh(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tokens = service(&app)?;
+    let Some(hybrid) = tokens.hybrid() else {
+        return Err(no_sessions().await);
+    };
+    let handle = SessionHandle::parse(&id).map_err(|_| no_such_session())?;
+    // Only the owner's: revoking puts the handle on the deny-list before the session is
+    // deleted, and another user's handle must not get that far.
+    let owned = app
+        .sessions()
+        .list(&p.user_id)
+        .await?
+        .iter()
+        .any(|r| r.handle == handle);
+    if !owned || !hybrid.revoke(&p.user_id, &handle).await? {
+        return Err(no_such_session());
+    }
+    tracing::info!(user_id = %p.user_id, "ended a session");
+    if handle == p.session {
+        // The caller ended the session it is using: its refresh cookie is worthless now.
+        let clear = AppendHeaders([(SET_COOKIE, tokens.refresh_cookie().clear())]);
+        return Ok((StatusCode::NO_CONTENT, clear).into_response());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

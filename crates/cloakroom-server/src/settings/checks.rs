@@ -26,7 +26,7 @@ impl Settings {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| invalid("log.filter", &e.to_string()))?;
-        Ok(())
+        self.check_jwt()
     }
 
     /// The session policy these settings describe.
@@ -116,13 +116,13 @@ fn check_cookie_name(name: &str) -> Result<(), Error> {
     }
 }
 
-fn invalid(key: &'static str, message: &str) -> Error {
+pub(super) fn invalid(key: &'static str, message: &str) -> Error {
     Error::InvalidSetting {
         key,
         message: message.to_owned(),
     }
 }
 
-fn invalid_because(key: &'static str, e: impl std::fmt::Display) -> Error {
+pub(super) fn invalid_because(key: &'static str, e: impl std::fmt::Display) -> Error {
     invalid(key, &e.to_string())
 }

@@ -6,6 +6,7 @@
 //! message that names the key instead of being ignored.
 
 mod checks;
+mod jwt;
 mod load;
 #[cfg(test)]
 mod tests;
@@ -17,20 +18,23 @@ use std::time::Duration;
 use cloakroom::session::SessionPolicy;
 use serde::{Deserialize, Serialize};
 
+pub use jwt::JwtSettings;
+
 /// The prefix of the environment variables that set settings.
 pub const ENV_PREFIX: &str = "CLOAKROOM_";
 
 /// How the server remembers who is signed in.
-///
-/// Only `session` exists so far (the default): the server keeps the session, the browser keeps
-/// a random ID in a cookie. `jwt` and `hybrid` come later; until they do they are refused
-/// rather than accepted and ignored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Server-side sessions: an opaque ID in a cookie, the record in the session store.
-    #[default]
     Session,
+    /// Signed access tokens only: the server keeps its keys and a deny-list, nothing else.
+    Jwt,
+    /// Short-lived access tokens and rotating refresh tokens backed by refresh sessions: the
+    /// default.
+    #[default]
+    Hybrid,
 }
 
 impl Mode {
@@ -38,7 +42,14 @@ impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Session => "session",
+            Self::Jwt => "jwt",
+            Self::Hybrid => "hybrid",
         }
+    }
+
+    /// Whether requests are authenticated by access tokens (`jwt` and `hybrid`).
+    pub fn uses_tokens(self) -> bool {
+        matches!(self, Self::Jwt | Self::Hybrid)
     }
 }
 
@@ -78,7 +89,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// How the server remembers who is signed in (only `session` for now).
+    /// How the server remembers who is signed in.
     pub mode: Mode,
     /// The address to listen on.
     pub listen: SocketAddr,
@@ -93,6 +104,8 @@ pub struct Settings {
     pub public_url: String,
     /// Session lifetime and cookie.
     pub session: SessionSettings,
+    /// Access tokens, their keys, and refresh sessions.
+    pub jwt: JwtSettings,
     /// Logging.
     pub log: LogSettings,
     /// Hashes passwords with the cheapest argon2 parameters instead of OWASP's. For the
@@ -138,13 +151,14 @@ pub struct LogSettings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            mode: Mode::Session,
+            mode: Mode::Hybrid,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("."),
             database_url: "sqlite://cloakroom.db".to_owned(),
             session_store: SessionStoreKind::Sqlite,
             public_url: "http://127.0.0.1:8080".to_owned(),
             session: SessionSettings::default(),
+            jwt: JwtSettings::default(),
             log: LogSettings::default(),
             insecure_fast_hashing_for_tests: false,
         }

@@ -15,7 +15,7 @@ fn from_toml(text: &str) -> Result<Settings, Error> {
 #[test]
 fn defaults_match_the_contract() {
     let s = from_toml("").unwrap();
-    assert_eq!(s.mode, Mode::Session);
+    assert_eq!(s.mode, Mode::Hybrid);
     assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(s.session_store, SessionStoreKind::Sqlite);
     assert_eq!(s.session.idle_timeout, Duration::from_secs(30 * 60));
@@ -76,7 +76,7 @@ fn unknown_keys_are_named() {
 fn bad_values_are_named() {
     let e = error_of("[session]\nidle_timeout = \"5 parsecs\"");
     assert!(e.contains("session.idle_timeout"), "{e}");
-    assert!(error_of("mode = \"jwt\"").contains("mode"));
+    assert!(error_of("mode = \"passport\"").contains("mode"));
     assert!(error_of("listen = \"nowhere\"").contains("listen"));
     assert!(error_of("public_url = \"ftp://x\"").contains("public_url"));
     assert!(error_of("database_url = \"postgres://x\"").contains("database_url"));
@@ -115,4 +115,69 @@ fn flags_override_everything_else() {
     let s = Settings::from_figment(&figment).unwrap();
     assert_eq!(s.listen.port(), 1);
     assert_eq!(s.data_dir, PathBuf::from("/d"));
+}
+
+#[test]
+fn jwt_defaults_follow_the_mode() {
+    let s = from_toml("").unwrap();
+    assert_eq!(s.jwt.algorithm, cloakroom::token::Algorithm::EdDSA);
+    assert_eq!(s.access_ttl(), Duration::from_secs(15 * 60));
+    assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(30 * 86_400));
+    assert_eq!(s.jwt.audience, "cloakroom");
+    assert_eq!(s.jwt.leeway, Duration::from_secs(30));
+    assert_eq!(s.jwt.rotate_every, None);
+    let s = from_toml("mode = \"jwt\"").unwrap();
+    assert_eq!(s.access_ttl(), Duration::from_secs(3600));
+    assert_eq!(s.key_policy().max_token_ttl, Duration::from_secs(3600));
+    let s = from_toml("mode = \"jwt\"\n[jwt]\naccess_ttl = \"5m\"").unwrap();
+    assert_eq!(s.access_ttl(), Duration::from_secs(300));
+}
+
+#[test]
+fn reads_the_jwt_table() {
+    let s = from_toml(
+        r#"
+        mode = "hybrid"
+        [jwt]
+        algorithm = "ES384"
+        access_ttl = "10m"
+        refresh_ttl = "7d"
+        audience = "api"
+        leeway = "5s"
+        rotate_every = "30d"
+        reload_interval = "2s"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.jwt.algorithm, cloakroom::token::Algorithm::Es384);
+    assert_eq!(
+        s.refresh_policy().unwrap().absolute_timeout().as_secs(),
+        7 * 86_400
+    );
+    assert_eq!(s.validation().audience, "api");
+    assert_eq!(s.validation().leeway, Duration::from_secs(5));
+    assert_eq!(
+        s.key_policy().rotate_every,
+        Some(Duration::from_secs(30 * 86_400))
+    );
+}
+
+#[test]
+fn bad_jwt_values_are_named() {
+    for (text, key) in [
+        ("[jwt]\nalgorithm = \"none\"", "jwt.algorithm"),
+        ("[jwt]\nalgorithm = \"hs256\"", "jwt.algorithm"),
+        ("[jwt]\naccess_ttl = \"0s\"", "jwt.access_ttl"),
+        ("[jwt]\naccess_ttl = \"2d\"", "jwt.access_ttl"),
+        ("[jwt]\naccess_ttl = \"soon\"", "jwt.access_ttl"),
+        ("[jwt]\nrefresh_ttl = \"1m\"", "jwt.refresh_ttl"),
+        ("[jwt]\naudience = \"\"", "jwt.audience"),
+        ("[jwt]\nleeway = \"1h\"", "jwt.leeway"),
+        ("[jwt]\nrotate_every = \"1s\"", "jwt.rotate_every"),
+        ("[jwt]\nreload_interval = \"0s\"", "jwt.reload_interval"),
+        ("[jwt]\nttl = \"5m\"", "ttl"),
+    ] {
+        let e = error_of(text);
+        assert!(e.contains(key), "{text}: {e}");
+    }
 }

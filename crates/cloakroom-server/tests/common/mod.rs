@@ -1,5 +1,6 @@
 //! Shared by the HTTP tests: a server on port 0 with a manual clock and cheap hashing, and a
-//! client that handles the session cookie by hand (so tests can see and plant it).
+//! client that handles the session cookie and bearer tokens by hand (so tests can see and
+//! plant them).
 #![allow(dead_code)] // each test binary uses its own part of this
 
 pub mod bin;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use cloakroom::clock::ManualClock;
 use cloakroom::user::{HashParams, Password, User};
-use cloakroom_server::settings::Settings;
+use cloakroom_server::settings::{Mode, Settings};
 use cloakroom_server::{App, Error};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -20,9 +21,15 @@ use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Settings for a server keeping its data in `dir`.
+/// Settings for a `session`-mode server keeping its data in `dir`.
 pub fn settings(dir: &Path) -> Settings {
+    settings_in(dir, Mode::Session)
+}
+
+/// Settings for a server in `mode` keeping its data in `dir`.
+pub fn settings_in(dir: &Path, mode: Mode) -> Settings {
     Settings {
+        mode,
         data_dir: dir.to_owned(),
         ..Settings::default()
     }
@@ -151,6 +158,36 @@ impl Http {
             .status()
     }
 
+    /// `req` carrying `Authorization: Bearer token`.
+    pub fn with_bearer(&self, req: RequestBuilder, token: &str) -> RequestBuilder {
+        req.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    /// Signs in (`jwt` or `hybrid` mode) and returns the token response.
+    pub async fn login_tokens(&self, username: &str) -> Tokens {
+        let res = self.login_response(username, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {username}");
+        Tokens::from_response(res).await
+    }
+
+    /// The status of `GET /auth/me` with the bearer `token`.
+    pub async fn me_bearer_status(&self, token: &str) -> StatusCode {
+        self.with_bearer(self.get("/auth/me"), token)
+            .send()
+            .await
+            .expect("me request")
+            .status()
+    }
+
+    /// `POST /auth/refresh` with `{"refresh_token": refresh}`.
+    pub async fn refresh_response(&self, refresh: &str) -> Response {
+        self.post("/auth/refresh")
+            .json(&json!({ "refresh_token": refresh }))
+            .send()
+            .await
+            .expect("refresh request")
+    }
+
     /// The value of the session cookie a response sets, if it sets one.
     pub fn session_cookie(&self, res: &Response) -> Option<String> {
         set_cookie(res, &self.cookie_name).map(|header| {
@@ -160,6 +197,63 @@ impl Http {
                 .unwrap_or_default()
         })
     }
+}
+
+/// What `/auth/login` and `/auth/refresh` return in the token modes.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: Option<String>,
+    pub expires_in: u64,
+    /// The `Set-Cookie` header of the refresh cookie, if any.
+    pub refresh_cookie: Option<String>,
+}
+
+impl Tokens {
+    pub async fn from_response(res: Response) -> Self {
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let refresh_cookie = set_cookie(&res, "cloakroom_refresh");
+        let body: Value = res.json().await.expect("a JSON body");
+        assert_eq!(body["token_type"], "Bearer", "{body}");
+        Self {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"].as_str().map(str::to_owned),
+            expires_in: body["expires_in"].as_u64().expect("expires_in"),
+            refresh_cookie,
+        }
+    }
+
+    pub fn refresh(&self) -> &str {
+        self.refresh.as_deref().expect("a refresh token")
+    }
+}
+
+/// The header of a JWS compact token, decoded.
+pub fn jwt_header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+/// The claims of a JWS compact token, decoded.
+pub fn jwt_claims(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+/// `bytes` in base64url without padding, as JWS parts are.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn jwt_part(token: &str, i: usize) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(i).expect("a JWS part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
 }
 
 /// The whole `Set-Cookie` header for cookie `name`, if the response has one.

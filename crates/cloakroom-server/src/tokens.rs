@@ -1,0 +1,250 @@
+//! The token modes' machinery, built from the settings over the SQLite database: the keys, the
+//! deny-list, the verifier, the cookies, and the mode's facade ([`JwtAuth`] or [`HybridAuth`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cloakroom::auth::AuthMethod;
+use cloakroom::clock::SharedClock;
+use cloakroom::revocation::Revocations;
+use cloakroom::session::RotatingStore;
+use cloakroom::store::SqliteStore;
+use cloakroom::token::{KeyManager, TokenIssuer, TokenVerifier};
+use cloakroom::token_auth::{HybridAuth, JwtAuth};
+use cloakroom_axum::{AuthLayer, CookieConfig, TokenAuth};
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+
+use crate::error::Error;
+use crate::settings::{Mode, Settings};
+
+/// The access-token cookie's name (`__Host-` is prefixed when `public_url` is https).
+pub const ACCESS_COOKIE: &str = "cloakroom_access";
+/// The refresh-token cookie's name (`__Secure-` is prefixed when `public_url` is https).
+pub const REFRESH_COOKIE: &str = "cloakroom_refresh";
+/// The only path the refresh cookie is sent to.
+pub const REFRESH_PATH: &str = "/auth/refresh";
+
+/// At most one reload of the keys per this long for tokens with an unknown `kid`: a stream of
+/// made-up `kid`s must not turn into a stream of database reads.
+const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(1);
+/// The longest token header worth decoding to find its `kid`.
+const MAX_HEADER_CHARS: usize = 1024;
+
+/// The facade of the configured token mode.
+#[derive(Debug, Clone)]
+pub enum TokenMode {
+    /// `jwt`: access tokens only.
+    Jwt(JwtAuth),
+    /// `hybrid`: access tokens and rotating refresh sessions.
+    Hybrid(HybridAuth),
+}
+
+/// Everything the `jwt` and `hybrid` modes need. Cheap to share behind the app's `Arc`.
+#[derive(Debug)]
+pub struct TokenService {
+    mode: TokenMode,
+    keys: KeyManager,
+    verifier: TokenVerifier,
+    revocations: Arc<Revocations>,
+    database: SqliteStore,
+    access_cookie: CookieConfig,
+    refresh_cookie: CookieConfig,
+    /// When the keys were last reloaded for an unknown `kid`.
+    kid_reload: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl TokenService {
+    /// Loads (or makes, on first start) the keys and loads the deny-list from `database`;
+    /// refresh sessions go to `refresh_store`.
+    pub(crate) async fn open(
+        settings: &Settings,
+        database: &SqliteStore,
+        refresh_store: Arc<dyn RotatingStore>,
+        clock: SharedClock,
+    ) -> Result<Self, Error> {
+        let keys = KeyManager::open(
+            Arc::new(database.clone()),
+            settings.key_policy(),
+            clock.clone(),
+        )
+        .await?;
+        let revocations =
+            Arc::new(Revocations::open(Arc::new(database.clone()), clock.clone()).await?);
+        let issuer = TokenIssuer::new(
+            keys.ring().clone(),
+            settings.public_url.clone(),
+            settings.jwt.audience.clone(),
+            settings.access_ttl(),
+        )
+        .with_clock(clock.clone());
+        let verifier = TokenVerifier::new(keys.ring().clone(), settings.validation())
+            .with_deny_list(revocations.deny_list().clone())
+            .with_clock(clock.clone());
+        let leeway = settings.jwt.leeway;
+        let mode = match settings.mode {
+            Mode::Jwt => TokenMode::Jwt(JwtAuth::new(issuer, revocations.clone(), leeway)),
+            Mode::Hybrid | Mode::Session => TokenMode::Hybrid(
+                HybridAuth::new(
+                    refresh_store,
+                    settings.refresh_policy()?,
+                    issuer,
+                    revocations.clone(),
+                    leeway,
+                )
+                .with_clock(clock),
+            ),
+        };
+        let secure = settings.public_url_is_https()?;
+        Ok(Self {
+            mode,
+            keys,
+            verifier,
+            revocations,
+            database: database.clone(),
+            access_cookie: CookieConfig::new(ACCESS_COOKIE).secure(secure),
+            refresh_cookie: CookieConfig::new(REFRESH_COOKIE)
+                .with_path(REFRESH_PATH)
+                .secure(secure),
+            kid_reload: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The mode's facade.
+    pub fn mode(&self) -> &TokenMode {
+        &self.mode
+    }
+
+    /// The hybrid facade, in `hybrid` mode.
+    pub fn hybrid(&self) -> Option<&HybridAuth> {
+        match &self.mode {
+            TokenMode::Hybrid(h) => Some(h),
+            TokenMode::Jwt(_) => None,
+        }
+    }
+
+    /// How principals are marked: `jwt` or `hybrid`.
+    pub fn method(&self) -> AuthMethod {
+        match self.mode {
+            TokenMode::Jwt(_) => AuthMethod::Jwt,
+            TokenMode::Hybrid(_) => AuthMethod::Hybrid,
+        }
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyManager {
+        &self.keys
+    }
+
+    /// Verifies access tokens against the keys and the deny-list.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
+    }
+
+    /// The deny-list and its store.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
+    }
+
+    /// The access-token cookie, for browsers (the API accepts it wherever it takes a bearer).
+    pub fn access_cookie(&self) -> &CookieConfig {
+        &self.access_cookie
+    }
+
+    /// The refresh-token cookie, sent only to `/auth/refresh`.
+    pub fn refresh_cookie(&self) -> &CookieConfig {
+        &self.refresh_cookie
+    }
+
+    /// The layer that authenticates requests by bearer token or access-token cookie.
+    pub(crate) fn layer(&self) -> AuthLayer {
+        AuthLayer::tokens(
+            TokenAuth::new(self.verifier.clone(), self.method())
+                .with_cookie(self.access_cookie.clone()),
+        )
+    }
+
+    /// Keeps the keys and the deny-list in step with the database, which other processes
+    /// write too: reloads the keys (`cloakroom keys rotate`, another node's rotation), retires
+    /// the ones no token needs, rotates when `jwt.rotate_every` is due, and picks up user
+    /// revocations (`cloakroom user remove`).
+    pub(crate) async fn maintain(&self) -> Result<(), Error> {
+        let done = self.keys.maintain().await?;
+        if let Some(kid) = &done.rotated {
+            tracing::info!(%kid, "rotated the signing key on schedule");
+        }
+        let now = self.revocations.now();
+        for entry in self.database.load_user_revocations(now).await? {
+            self.revocations.apply_remote(&entry);
+        }
+        Ok(())
+    }
+
+    /// Reloads the keys when a request presents a token whose `kid` this process does not know
+    /// (another node or `cloakroom keys rotate` made a key), at most once per cooldown.
+    pub(crate) async fn reload_if_unknown_kid(&self, headers: &HeaderMap) {
+        let Some(token) = bearer(headers).or_else(|| self.access_cookie.find_raw(headers)) else {
+            return;
+        };
+        let Some(kid) = header_kid(token) else { return };
+        if self.keys.ring().snapshot().get(&kid).is_some() {
+            return;
+        }
+        // Requests that arrive while a reload runs go on without waiting for it.
+        let Ok(mut last) = self.kid_reload.try_lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_COOLDOWN) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match self.keys.reload().await {
+            Ok(()) => tracing::debug!("reloaded the signing keys for an unknown kid"),
+            Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The `kid` of a token's header, read without trusting anything else in it.
+fn header_kid(token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        kid: Option<String>,
+    }
+    let header = token.split('.').next()?;
+    if header.len() > MAX_HEADER_CHARS {
+        return None;
+    }
+    let json = URL_SAFE_NO_PAD.decode(header).ok()?;
+    serde_json::from_slice::<Header>(&json).ok()?.kid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_kid_of_a_header_and_nothing_else() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1"}"#);
+        assert_eq!(
+            header_kid(&format!("{header}.e30.sig")).as_deref(),
+            Some("k1")
+        );
+        assert_eq!(header_kid("not base64!.x.y"), None);
+        let no_kid = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA"}"#);
+        assert_eq!(header_kid(&no_kid), None);
+        assert_eq!(header_kid(&"A".repeat(MAX_HEADER_CHARS + 4)), None);
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+    }
+}
