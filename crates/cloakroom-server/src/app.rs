@@ -193,6 +193,7 @@ impl App {
             .merge(routes::auth::router(mode))
             .merge(routes::sessions::router(mode))
             .merge(routes::jwks::router())
+            .merge(routes::oauth::router())
             .merge(routes::health::router())
             .merge(routes::metrics::router())
             .fallback(routes::not_found)

@@ -4,6 +4,7 @@ pub(crate) mod auth;
 pub(crate) mod health;
 pub(crate) mod jwks;
 pub(crate) mod metrics;
+pub(crate) mod oauth;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
 
