@@ -287,9 +287,10 @@ mod postgres {
     async fn fresh() -> Option<Arc<TempPostgres>> {
         let url = support::postgres_url()?;
         let schema = support::TempSchema::new(url);
-        let store = PostgresStore::connect_with(url, PostgresOptions::default().with_schema(schema.name()))
-            .await
-            .expect("connect");
+        let store =
+            PostgresStore::connect_with(url, PostgresOptions::default().with_schema(schema.name()))
+                .await
+                .expect("connect");
         Some(Arc::new(TempPostgres {
             store,
             _schema: schema,
