@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::cli::Cli;
 use crate::error::Error;
-use crate::settings::{Database, Settings};
+use crate::settings::{Database, Mode, Settings};
 
 /// Starts the server with `settings` and prints where it listens and, while there is no user,
 /// the command that adds the first one.
@@ -25,11 +25,15 @@ pub async fn serve(cli: &Cli, settings: Settings) -> Result<(), Error> {
         Database::File(path) => path.display().to_string(),
         Database::Url(url) => url,
     };
+    // jwt mode keeps no sessions: naming where it would keep them would only mislead.
+    let sessions = match s.mode {
+        Mode::Jwt => String::new(),
+        Mode::Session | Mode::Hybrid => format!("sessions: {}, ", s.session_store.as_str()),
+    };
     println!(
-        "cloakroom {} listening on http://{local} (mode: {}, sessions: {}, database: {database})",
+        "cloakroom {} listening on http://{local} (mode: {}, {sessions}database: {database})",
         env!("CARGO_PKG_VERSION"),
         s.mode.as_str(),
-        s.session_store.as_str(),
     );
     if app.user_admin().list().await?.is_empty() {
         println!("No users yet. Add the first one (it asks for a password):");

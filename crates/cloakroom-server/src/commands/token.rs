@@ -89,9 +89,9 @@ fn show(what: &str, json: Option<&Value>) {
 /// `t` in RFC 3339, and how far from now.
 fn when(t: Timestamp, now: Timestamp) -> String {
     let secs = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
-    if t >= now {
-        format!("{t} (in {})", secs(t.since(now)))
-    } else {
-        format!("{t} ({} ago)", secs(now.since(t)))
+    match t.cmp(&now) {
+        std::cmp::Ordering::Greater => format!("{t} (in {})", secs(t.since(now))),
+        std::cmp::Ordering::Less => format!("{t} ({} ago)", secs(now.since(t))),
+        std::cmp::Ordering::Equal => format!("{t} (now)"),
     }
 }

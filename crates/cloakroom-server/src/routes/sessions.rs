@@ -11,7 +11,6 @@ use http::StatusCode;
 use http::header::SET_COOKIE;
 use serde::Serialize;
 
-use super::not_in_mode;
 use super::tokens::service;
 use crate::App;
 use crate::settings::Mode;
@@ -29,9 +28,10 @@ pub(crate) fn router(mode: Mode) -> Router<App> {
 
 /// `jwt` mode signs tokens and keeps nothing: there are no sessions to list or end.
 async fn no_sessions() -> ApiError {
-    not_in_mode(
-        Mode::Jwt,
-        "a list of sessions (tokens are revoked with /auth/logout and /auth/logout-all)",
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_available_in_mode",
+        "jwt mode keeps no sessions; tokens are revoked with /auth/logout and /auth/logout-all",
     )
 }
 
