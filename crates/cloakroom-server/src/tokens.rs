@@ -86,6 +86,7 @@ impl TokenService {
         let leeway = settings.jwt.leeway;
         let mode = match settings.mode {
             Mode::Jwt => TokenMode::Jwt(JwtAuth::new(issuer, revocations.clone(), leeway)),
+            // Never built in session mode; hybrid is the token mode it would fall back to.
             Mode::Hybrid | Mode::Session => TokenMode::Hybrid(
                 HybridAuth::new(
                     refresh_store,
