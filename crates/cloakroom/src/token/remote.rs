@@ -23,8 +23,8 @@
 //! # }
 //! ```
 //!
-//! No TLS stack is chosen here: `https://` URLs work when the final build enables one in
-//! reqwest (e.g. its `rustls-tls` feature); plain `http://` is refused except on loopback,
+//! `https://` URLs go through rustls with the Web PKI roots compiled in (nothing is read from
+//! the system or downloaded at run time); plain `http://` is refused except on loopback,
 //! unless [`JwksOptions::allow_plain_http`] says otherwise.
 
 mod error;
