@@ -34,91 +34,18 @@ mod caching {
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    use async_trait::async_trait;
-    use cloakroom::clock::Timestamp;
-    use cloakroom::session::{
-        RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord,
-        SessionStore,
-    };
-    use cloakroom::store::{SqliteStore, StoreError};
+    use cloakroom::store::SqliteStore;
     use tempfile::TempDir;
 
     /// A store on a fresh file that is deleted, with its directory, when the test drops it.
-    #[derive(Debug)]
-    struct TempSqlite {
-        store: SqliteStore,
-        _dir: TempDir,
-    }
+    type TempSqlite = cloakroom::store::conformance::Guarded<SqliteStore, TempDir>;
 
     async fn fresh() -> std::sync::Arc<TempSqlite> {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path().join("sessions.db"))
             .await
             .expect("open");
-        std::sync::Arc::new(TempSqlite { store, _dir: dir })
-    }
-
-    #[async_trait]
-    impl SessionStore for TempSqlite {
-        async fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
-            self.store.create(key, record).await
-        }
-        async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-            self.store.load(key).await
-        }
-        async fn touch(
-            &self,
-            key: &SessionKey,
-            last_seen_at: Timestamp,
-            idle_expires_at: Timestamp,
-        ) -> Result<bool, StoreError> {
-            self.store.touch(key, last_seen_at, idle_expires_at).await
-        }
-        async fn save_data(
-            &self,
-            key: &SessionKey,
-            expected_version: u64,
-            data: &SessionData,
-        ) -> Result<u64, StoreError> {
-            self.store.save_data(key, expected_version, data).await
-        }
-        async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-            self.store.delete(key).await
-        }
-        async fn delete_by_handle(
-            &self,
-            user_id: &str,
-            handle: &SessionHandle,
-        ) -> Result<bool, StoreError> {
-            self.store.delete_by_handle(user_id, handle).await
-        }
-        async fn delete_user(&self, user_id: &str) -> Result<u64, StoreError> {
-            self.store.delete_user(user_id).await
-        }
-        async fn list_user(
-            &self,
-            user_id: &str,
-        ) -> Result<Vec<(SessionKey, SessionRecord)>, StoreError> {
-            self.store.list_user(user_id).await
-        }
-        async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
-            self.store.count_active(now).await
-        }
-        async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-            self.store.purge_expired(now).await
-        }
-    }
-
-    #[async_trait]
-    impl RotatingStore for TempSqlite {
-        async fn rotate(
-            &self,
-            old: &SessionKey,
-            new: &SessionKey,
-            now: Timestamp,
-        ) -> Result<Rotation, StoreError> {
-            self.store.rotate(old, new, now).await
-        }
+        std::sync::Arc::new(TempSqlite::new(store, dir))
     }
 
     cloakroom::session_store_conformance!(fresh().await);
@@ -145,13 +72,8 @@ mod sqlite {
 mod redis {
     use std::sync::Arc;
 
-    use async_trait::async_trait;
     use cloakroom::clock::{ManualClock, Timestamp};
-    use cloakroom::session::{
-        RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord,
-        SessionStore,
-    };
-    use cloakroom::store::{RedisStore, StoreError};
+    use cloakroom::store::RedisStore;
 
     mod support;
 
@@ -160,11 +82,7 @@ mod redis {
     const SUITE_EPOCH: i64 = 1_700_000_000;
 
     /// A store on a namespace of its own, whose keys are deleted when the test drops it.
-    #[derive(Debug)]
-    struct TempRedis {
-        store: RedisStore,
-        _namespace: support::Namespace,
-    }
+    type TempRedis = cloakroom::store::conformance::Guarded<RedisStore, support::Namespace>;
 
     /// `None` (the test returns early) only outside CI, when Redis does not answer.
     async fn fresh() -> Option<Arc<TempRedis>> {
@@ -175,73 +93,7 @@ mod redis {
             .await
             .expect("connect")
             .with_clock(Arc::new(clock));
-        Some(Arc::new(TempRedis {
-            store,
-            _namespace: namespace,
-        }))
-    }
-
-    #[async_trait]
-    impl SessionStore for TempRedis {
-        async fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
-            self.store.create(key, record).await
-        }
-        async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-            self.store.load(key).await
-        }
-        async fn touch(
-            &self,
-            key: &SessionKey,
-            last_seen_at: Timestamp,
-            idle_expires_at: Timestamp,
-        ) -> Result<bool, StoreError> {
-            self.store.touch(key, last_seen_at, idle_expires_at).await
-        }
-        async fn save_data(
-            &self,
-            key: &SessionKey,
-            expected_version: u64,
-            data: &SessionData,
-        ) -> Result<u64, StoreError> {
-            self.store.save_data(key, expected_version, data).await
-        }
-        async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-            self.store.delete(key).await
-        }
-        async fn delete_by_handle(
-            &self,
-            user_id: &str,
-            handle: &SessionHandle,
-        ) -> Result<bool, StoreError> {
-            self.store.delete_by_handle(user_id, handle).await
-        }
-        async fn delete_user(&self, user_id: &str) -> Result<u64, StoreError> {
-            self.store.delete_user(user_id).await
-        }
-        async fn list_user(
-            &self,
-            user_id: &str,
-        ) -> Result<Vec<(SessionKey, SessionRecord)>, StoreError> {
-            self.store.list_user(user_id).await
-        }
-        async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
-            self.store.count_active(now).await
-        }
-        async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-            self.store.purge_expired(now).await
-        }
-    }
-
-    #[async_trait]
-    impl RotatingStore for TempRedis {
-        async fn rotate(
-            &self,
-            old: &SessionKey,
-            new: &SessionKey,
-            now: Timestamp,
-        ) -> Result<Rotation, StoreError> {
-            self.store.rotate(old, new, now).await
-        }
+        Some(Arc::new(TempRedis::new(store, namespace)))
     }
 
     cloakroom::session_store_conformance!(match fresh().await {
@@ -265,23 +117,13 @@ mod redis {
 mod postgres {
     use std::sync::Arc;
 
-    use async_trait::async_trait;
-    use cloakroom::clock::Timestamp;
-    use cloakroom::session::{
-        RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord,
-        SessionStore,
-    };
-    use cloakroom::store::{PostgresOptions, PostgresStore, StoreError};
+    use cloakroom::store::{PostgresOptions, PostgresStore};
 
     mod support;
 
     /// A store in a schema of its own, dropped with the test. The store is declared first, so
     /// that its pool is gone before the schema is dropped.
-    #[derive(Debug)]
-    struct TempPostgres {
-        store: PostgresStore,
-        _schema: support::TempSchema,
-    }
+    type TempPostgres = cloakroom::store::conformance::Guarded<PostgresStore, support::TempSchema>;
 
     /// `None` (the test returns early) only outside CI, when PostgreSQL does not answer.
     async fn fresh() -> Option<Arc<TempPostgres>> {
@@ -291,73 +133,7 @@ mod postgres {
             PostgresStore::connect_with(url, PostgresOptions::default().with_schema(schema.name()))
                 .await
                 .expect("connect");
-        Some(Arc::new(TempPostgres {
-            store,
-            _schema: schema,
-        }))
-    }
-
-    #[async_trait]
-    impl SessionStore for TempPostgres {
-        async fn create(&self, key: &SessionKey, record: &SessionRecord) -> Result<(), StoreError> {
-            self.store.create(key, record).await
-        }
-        async fn load(&self, key: &SessionKey) -> Result<Option<SessionRecord>, StoreError> {
-            self.store.load(key).await
-        }
-        async fn touch(
-            &self,
-            key: &SessionKey,
-            last_seen_at: Timestamp,
-            idle_expires_at: Timestamp,
-        ) -> Result<bool, StoreError> {
-            self.store.touch(key, last_seen_at, idle_expires_at).await
-        }
-        async fn save_data(
-            &self,
-            key: &SessionKey,
-            expected_version: u64,
-            data: &SessionData,
-        ) -> Result<u64, StoreError> {
-            self.store.save_data(key, expected_version, data).await
-        }
-        async fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
-            self.store.delete(key).await
-        }
-        async fn delete_by_handle(
-            &self,
-            user_id: &str,
-            handle: &SessionHandle,
-        ) -> Result<bool, StoreError> {
-            self.store.delete_by_handle(user_id, handle).await
-        }
-        async fn delete_user(&self, user_id: &str) -> Result<u64, StoreError> {
-            self.store.delete_user(user_id).await
-        }
-        async fn list_user(
-            &self,
-            user_id: &str,
-        ) -> Result<Vec<(SessionKey, SessionRecord)>, StoreError> {
-            self.store.list_user(user_id).await
-        }
-        async fn count_active(&self, now: Timestamp) -> Result<u64, StoreError> {
-            self.store.count_active(now).await
-        }
-        async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-            self.store.purge_expired(now).await
-        }
-    }
-
-    #[async_trait]
-    impl RotatingStore for TempPostgres {
-        async fn rotate(
-            &self,
-            old: &SessionKey,
-            new: &SessionKey,
-            now: Timestamp,
-        ) -> Result<Rotation, StoreError> {
-            self.store.rotate(old, new, now).await
-        }
+        Some(Arc::new(TempPostgres::new(store, schema)))
     }
 
     cloakroom::session_store_conformance!(match fresh().await {
