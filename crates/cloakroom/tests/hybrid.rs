@@ -67,6 +67,13 @@ fn alice() -> SessionUser {
 }
 
 impl World {
+    async fn login(&self) -> TokenPair {
+        self.hybrid
+            .login(alice(), ClientInfo::default())
+            .await
+            .unwrap()
+    }
+
     fn verify(&self, pair: &TokenPair) -> Result<Principal, TokenError> {
         let claims = self.verifier.verify(pair.access.token.expose_secret())?;
         Ok(Principal::from_claims(&claims, AuthMethod::Hybrid))
@@ -76,11 +83,7 @@ impl World {
 #[tokio::test]
 async fn login_gives_a_pair_bound_to_the_session() {
     let w = world().await;
-    let pair = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let pair = w.login().await;
     let p = w.verify(&pair).unwrap();
     assert_eq!(p.session, pair.session.handle);
     assert_eq!(p.username, "alice");
@@ -90,11 +93,7 @@ async fn login_gives_a_pair_bound_to_the_session() {
 #[tokio::test]
 async fn refresh_rotates_and_the_old_token_is_spent() {
     let w = world().await;
-    let first = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let first = w.login().await;
     w.clock.advance(Duration::from_secs(600));
     let second = w.hybrid.refresh(&first.refresh).await.unwrap();
     assert_ne!(second.refresh, first.refresh);
@@ -107,11 +106,7 @@ async fn refresh_rotates_and_the_old_token_is_spent() {
 #[tokio::test]
 async fn reuse_of_a_spent_refresh_token_revokes_the_session_and_its_access_tokens() {
     let w = world().await;
-    let first = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let first = w.login().await;
     let second = w.hybrid.refresh(&first.refresh).await.unwrap();
     // The thief replays the stolen first refresh token.
     assert!(matches!(
@@ -137,11 +132,7 @@ async fn reuse_of_a_spent_refresh_token_revokes_the_session_and_its_access_token
 #[tokio::test]
 async fn sixteen_parallel_refreshes_leave_at_most_one_live_branch() {
     let w = world().await;
-    let pair = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let pair = w.login().await;
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let hybrid = w.hybrid.clone();
@@ -173,11 +164,7 @@ async fn sixteen_parallel_refreshes_leave_at_most_one_live_branch() {
 #[tokio::test]
 async fn logout_revokes_the_access_token_at_once() {
     let w = world().await;
-    let pair = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let pair = w.login().await;
     let principal = w.verify(&pair).unwrap();
     w.hybrid.logout(&principal).await.unwrap();
     assert!(matches!(w.verify(&pair), Err(TokenError::Revoked(_))));
@@ -190,38 +177,22 @@ async fn logout_revokes_the_access_token_at_once() {
 #[tokio::test]
 async fn logout_all_ends_every_session_and_a_new_login_works_at_once() {
     let w = world().await;
-    let a = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
-    let b = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let a = w.login().await;
+    let b = w.login().await;
     w.hybrid.logout_all("u-alice").await.unwrap();
     for pair in [&a, &b] {
         assert!(w.verify(pair).is_err());
         assert!(w.hybrid.refresh(&pair.refresh).await.is_err());
     }
     // Same second: the new sign-in must not be caught by the cut.
-    let again = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let again = w.login().await;
     assert!(w.verify(&again).is_ok());
 }
 
 #[tokio::test]
 async fn refresh_tokens_end_with_their_session() {
     let w = world().await;
-    let pair = w
-        .hybrid
-        .login(alice(), ClientInfo::default())
-        .await
-        .unwrap();
+    let pair = w.login().await;
     w.clock.advance(Duration::from_secs(30 * 86_400 + 1));
     assert!(w.hybrid.refresh(&pair.refresh).await.is_err());
 }
