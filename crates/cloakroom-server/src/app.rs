@@ -8,8 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware as mw;
 use cloakroom::auth::{Authenticator, SessionManager};
 use cloakroom::clock::{SharedClock, SystemClock};
-use cloakroom::store::SqliteStore;
-use cloakroom::user::{HashParams, PasswordPolicy};
+use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
 use cloakroom_axum::{AuthLayer, CookieConfig};
 use http::{HeaderValue, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -18,6 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::error::Error;
 use crate::settings::{SessionStoreKind, Settings};
+use crate::stores::{DatabaseStore, Stores};
 use crate::tokens::TokenService;
 use crate::users::UserAdmin;
 use crate::{middleware, prometheus, routes, stores};
@@ -40,7 +40,8 @@ pub struct App {
 struct Inner {
     settings: Settings,
     auth: Authenticator,
-    database: SqliteStore,
+    stores: Stores,
+    users: Arc<dyn UserStore>,
     cookies: CookieConfig,
     tokens: Option<TokenService>,
     password_policy: PasswordPolicy,
@@ -69,19 +70,18 @@ impl AppBuilder {
         self
     }
 
-    /// Checks the settings, opens the stores (creating the SQLite file and running its
-    /// migrations), loads or makes the signing keys in `jwt` and `hybrid` modes, and installs
-    /// the metrics recorder.
+    /// Checks the settings, opens the stores (creating the SQLite file, or connecting to
+    /// PostgreSQL and Redis, and running the migrations), loads or makes the signing keys in
+    /// `jwt` and `hybrid` modes, and installs the metrics recorder.
     pub async fn build(self) -> Result<App, Error> {
         let settings = self.settings;
         settings.validate()?;
         let policy = settings.session_policy()?;
         let secure = settings.public_url_is_https()?;
         let clock: SharedClock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let database = stores::open_database(&settings).await?;
-        let (store, rotating) = stores::session_stores(&settings, &database);
+        let stores = Stores::open(&settings, clock.clone()).await?;
         let tokens = if settings.mode.uses_tokens() {
-            Some(TokenService::open(&settings, &database, rotating, clock.clone()).await?)
+            Some(TokenService::open(&settings, &stores, clock.clone()).await?)
         } else {
             None
         };
@@ -89,19 +89,21 @@ impl AppBuilder {
         // purging and ending them goes through one manager.
         let sessions = match tokens.as_ref().and_then(TokenService::hybrid) {
             Some(hybrid) => hybrid.sessions().clone(),
-            None => SessionManager::from_shared(store, policy).with_clock(clock),
+            None => SessionManager::from_shared(stores.sessions.clone(), policy).with_clock(clock),
         };
         let hasher = match self.hash_params {
             Some(params) => stores::hasher_with(params)?,
             None => stores::hasher(&settings)?,
         };
-        let auth = Authenticator::new(sessions, Arc::new(database.clone()), hasher);
+        let users = stores.database.users();
+        let auth = Authenticator::new(sessions, users.clone(), hasher);
         let cookies = CookieConfig::new(settings.session.cookie_name.clone()).secure(secure);
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
                 auth,
-                database,
+                stores,
+                users,
                 cookies,
                 tokens,
                 password_policy: PasswordPolicy::default(),
@@ -136,9 +138,19 @@ impl App {
         self.inner.auth.sessions()
     }
 
-    /// The SQLite database (users, and sessions unless they are kept in memory).
-    pub fn database(&self) -> &SqliteStore {
-        &self.inner.database
+    /// The users and keys database (SQLite or PostgreSQL).
+    pub fn database(&self) -> &DatabaseStore {
+        &self.inner.stores.database
+    }
+
+    /// Every store this app opened, and the revocation bus.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// The users.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.inner.users
     }
 
     /// Keys, deny-list, verifier and the mode's facade: `Some` in `jwt` and `hybrid` modes.
@@ -163,14 +175,14 @@ impl App {
 
     /// Where sessions are kept.
     pub fn session_store_kind(&self) -> SessionStoreKind {
-        self.inner.settings.session_store
+        self.inner.settings.session_store()
     }
 
     /// Manages this app's users; ends sessions in whatever store the app uses, and revokes
     /// access tokens in this app's deny-list at once.
     pub fn user_admin(&self) -> UserAdmin {
         let admin = UserAdmin::new(
-            self.inner.database.clone(),
+            self.inner.users.clone(),
             Some(self.sessions().clone()),
             self.inner.auth.hasher().clone(),
             self.inner.password_policy,

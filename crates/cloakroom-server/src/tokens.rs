@@ -1,5 +1,6 @@
-//! The token modes' machinery, built from the settings over the SQLite database: the keys, the
-//! deny-list, the verifier, the cookies, and the mode's facade ([`JwtAuth`] or [`HybridAuth`]).
+//! The token modes' machinery, built from the settings over the opened stores: the keys, the
+//! deny-list (and the bus that spreads it), the verifier, the cookies, and the mode's facade
+//! ([`JwtAuth`] or [`HybridAuth`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,8 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cloakroom::auth::AuthMethod;
 use cloakroom::clock::SharedClock;
 use cloakroom::revocation::Revocations;
-use cloakroom::session::RotatingStore;
-use cloakroom::store::SqliteStore;
 use cloakroom::token::{KeyManager, TokenIssuer, TokenVerifier};
 use cloakroom::token_auth::{HybridAuth, JwtAuth};
 use cloakroom_axum::{AuthLayer, CookieConfig, TokenAuth};
@@ -19,6 +18,7 @@ use http::header::AUTHORIZATION;
 
 use crate::error::Error;
 use crate::settings::{Mode, Settings};
+use crate::stores::Stores;
 
 /// The access-token cookie's name (`__Host-` is prefixed when `public_url` is https).
 pub const ACCESS_COOKIE: &str = "cloakroom_access";
@@ -49,7 +49,6 @@ pub struct TokenService {
     keys: KeyManager,
     verifier: TokenVerifier,
     revocations: Arc<Revocations>,
-    database: SqliteStore,
     access_cookie: CookieConfig,
     refresh_cookie: CookieConfig,
     /// When the keys were last reloaded for an unknown `kid`.
@@ -57,22 +56,24 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    /// Loads (or makes, on first start) the keys and loads the deny-list from `database`;
-    /// refresh sessions go to `refresh_store`.
+    /// Loads (or makes, on first start) the keys from the database and the deny-list from its
+    /// store, and follows the revocation bus when there is one; refresh sessions go to the
+    /// rotating session store.
     pub(crate) async fn open(
         settings: &Settings,
-        database: &SqliteStore,
-        refresh_store: Arc<dyn RotatingStore>,
+        stores: &Stores,
         clock: SharedClock,
     ) -> Result<Self, Error> {
-        let keys = KeyManager::open(
-            Arc::new(database.clone()),
-            settings.key_policy(),
-            clock.clone(),
-        )
-        .await?;
-        let revocations =
-            Arc::new(Revocations::open(Arc::new(database.clone()), clock.clone()).await?);
+        let keys =
+            KeyManager::open(stores.database.keys(), settings.key_policy(), clock.clone()).await?;
+        let mut revocations = Revocations::open(stores.revocations.clone(), clock.clone()).await?;
+        if let Some(bus) = &stores.bus {
+            revocations = revocations.with_bus(bus.clone());
+        }
+        let revocations = Arc::new(revocations);
+        // Applies what other nodes revoke within milliseconds, and reloads the stored list
+        // whenever the bus (re)connects, so nothing published meanwhile is missed.
+        revocations.follow_bus();
         let issuer = TokenIssuer::new(
             keys.ring().clone(),
             settings.public_url.clone(),
@@ -89,7 +90,7 @@ impl TokenService {
             // Never built in session mode; hybrid is the token mode it would fall back to.
             Mode::Hybrid | Mode::Session => TokenMode::Hybrid(
                 HybridAuth::new(
-                    refresh_store,
+                    stores.rotating.clone(),
                     settings.refresh_policy()?,
                     issuer,
                     revocations.clone(),
@@ -104,7 +105,6 @@ impl TokenService {
             keys,
             verifier,
             revocations,
-            database: database.clone(),
             access_cookie: CookieConfig::new(ACCESS_COOKIE).secure(secure),
             refresh_cookie: CookieConfig::new(REFRESH_COOKIE)
                 .with_path(REFRESH_PATH)
@@ -167,18 +167,18 @@ impl TokenService {
         )
     }
 
-    /// Keeps the keys and the deny-list in step with the database, which other processes
-    /// write too: reloads the keys (`cloakroom keys rotate`, another node's rotation), retires
-    /// the ones no token needs, rotates when `jwt.rotate_every` is due, and picks up user
-    /// revocations (`cloakroom user remove`).
+    /// Keeps the keys and the deny-list in step with the stores, which other processes write
+    /// too: reloads the keys (`cloakroom keys rotate`, another node's rotation), retires the
+    /// ones no token needs, rotates when `jwt.rotate_every` is due, and, without a bus,
+    /// reloads the stored deny-list (what other nodes and `cloakroom user remove` revoked).
+    /// With a bus the news arrives at once, and the list is reloaded on every reconnect.
     pub(crate) async fn maintain(&self) -> Result<(), Error> {
         let done = self.keys.maintain().await?;
         if let Some(kid) = &done.rotated {
             tracing::info!(%kid, "rotated the signing key on schedule");
         }
-        let now = self.revocations.now();
-        for entry in self.database.load_user_revocations(now).await? {
-            self.revocations.apply_remote(&entry);
+        if self.revocations.bus().is_none() {
+            self.revocations.reload().await?;
         }
         Ok(())
     }

@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use cloakroom::auth::SessionManager;
 use cloakroom::clock::{Clock as _, SystemClock};
-use cloakroom::revocation::{Revocation, RevocationStore as _, Revocations};
-use cloakroom::store::{SqliteStore, StoreError};
+use cloakroom::revocation::{BusMessage, Revocation, RevocationBus, RevocationStore, Revocations};
+use cloakroom::store::StoreError;
 use cloakroom::user::{
-    NewUser, Password, PasswordHasher, PasswordPolicy, User, UserStore as _, Username,
+    NewUser, Password, PasswordHasher, PasswordPolicy, User, UserStore, Username,
 };
 
 use crate::error::Error;
-use crate::settings::{SessionStoreKind, Settings};
-use crate::stores;
+use crate::settings::Settings;
+use crate::stores::{self, Stores};
 
 /// The longest role name, in characters.
 const MAX_ROLE_CHARS: usize = 64;
@@ -23,7 +23,7 @@ const MAX_ROLE_CHARS: usize = 64;
 /// password changes or who is removed, and in the token modes refusing their access tokens.
 #[derive(Debug, Clone)]
 pub struct UserAdmin {
-    users: SqliteStore,
+    users: Arc<dyn UserStore>,
     /// The sessions this process can reach: `None` for a memory store in another process.
     sessions: Option<SessionManager>,
     /// Where the user's access tokens are revoked, in `jwt` and `hybrid` modes.
@@ -37,8 +37,13 @@ pub struct UserAdmin {
 enum TokenRevoker {
     /// A running server's deny-list (and its store): at once.
     Live(Arc<Revocations>, Duration),
-    /// The database only: a running server picks the entry up within `jwt.reload_interval`.
-    Stored(SqliteStore, Duration),
+    /// The stored deny-list, and the bus when there is one: running servers apply the entry
+    /// at once through the bus, or without one within `jwt.reload_interval`.
+    Stored {
+        store: Arc<dyn RevocationStore>,
+        bus: Option<Arc<dyn RevocationBus>>,
+        horizon: Duration,
+    },
 }
 
 impl UserAdmin {
@@ -47,24 +52,27 @@ impl UserAdmin {
     /// With `session_store = "memory"` the sessions live in the server's process, out of this
     /// one's reach; [`ends_sessions`](Self::ends_sessions) is then false.
     pub async fn open(settings: &Settings) -> Result<Self, Error> {
-        let users = stores::open_database(settings).await?;
+        let stores = Stores::open(settings, Arc::new(SystemClock)).await?;
         let policy = if settings.mode.uses_tokens() {
             settings.refresh_policy()?
         } else {
             settings.session_policy()?
         };
-        let sessions = match settings.session_store {
-            SessionStoreKind::Sqlite => Some(SessionManager::new(users.clone(), policy)),
-            SessionStoreKind::Memory => None,
-        };
+        let sessions = stores
+            .sessions_shared
+            .then(|| SessionManager::from_shared(stores.sessions.clone(), policy));
         let mut admin = Self::new(
-            users.clone(),
+            stores.database.users(),
             sessions,
             stores::hasher(settings)?,
             PasswordPolicy::default(),
         );
         if settings.mode.uses_tokens() {
-            admin.tokens = Some(TokenRevoker::Stored(users, token_horizon(settings)));
+            admin.tokens = Some(TokenRevoker::Stored {
+                store: stores.revocations.clone(),
+                bus: stores.bus.clone(),
+                horizon: token_horizon(settings),
+            });
         }
         Ok(admin)
     }
@@ -81,7 +89,7 @@ impl UserAdmin {
 
     /// An admin over these parts.
     pub(crate) fn new(
-        users: SqliteStore,
+        users: Arc<dyn UserStore>,
         sessions: Option<SessionManager>,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
@@ -189,8 +197,16 @@ impl UserAdmin {
                     .revoke(entry(revocations.now(), *horizon))
                     .await?;
             }
-            Some(TokenRevoker::Stored(store, horizon)) => {
-                store.add(&entry(SystemClock.now(), *horizon)).await?;
+            Some(TokenRevoker::Stored {
+                store,
+                bus,
+                horizon,
+            }) => {
+                let entry = entry(SystemClock.now(), *horizon);
+                store.add(&entry).await?;
+                if let Some(bus) = bus {
+                    bus.publish(&BusMessage::Revoked(entry)).await?;
+                }
             }
             None => {}
         }

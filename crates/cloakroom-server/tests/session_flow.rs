@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use cloakroom::session::SessionId;
-use cloakroom::user::{Password, UserStore as _};
+use cloakroom::user::Password;
 use cloakroom_server::settings::SessionStoreKind;
 use common::{PASSWORD, Server, expect_error, set_cookie, settings};
 use reqwest::StatusCode;
@@ -97,7 +97,7 @@ async fn wrong_password_unknown_user_and_disabled_user_look_the_same() {
     let carol = server.add_user("carol", &[]).await;
     server
         .app
-        .database()
+        .users()
         .set_disabled(&carol.id, true)
         .await
         .unwrap();
@@ -268,7 +268,7 @@ async fn sessions_survive_a_restart_on_sqlite() {
 async fn the_memory_store_serves_the_same_flow() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(dir.path());
-    s.session_store = SessionStoreKind::Memory;
+    s.session_store = Some(SessionStoreKind::Memory);
     s.session.max_sessions = 2;
     let server = Server::start(s).await;
     server.add_user("alice", &[]).await;
@@ -294,7 +294,7 @@ async fn changing_a_password_or_removing_a_user_ends_their_sessions() {
     for store in [SessionStoreKind::Sqlite, SessionStoreKind::Memory] {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings(dir.path());
-        s.session_store = store;
+        s.session_store = Some(store.clone());
         let server = Server::start(s).await;
         server.add_user("alice", &[]).await;
         server.add_user("bob", &[]).await;

@@ -1,20 +1,16 @@
 //! `cloakroom keys list | rotate`: the keys that sign access tokens, kept in the database.
 
-use std::sync::Arc;
-
 use cloakroom::clock::{Clock as _, SystemClock, Timestamp};
-use cloakroom::token::{
-    Key, KeyInfo, KeyManager, KeyPolicy, KeySet, KeyStatus, KeyStore as _, StoredKey,
-};
+use cloakroom::token::{Key, KeyInfo, KeyManager, KeyPolicy, KeySet, KeyStatus, StoredKey};
 
 use crate::cli::KeysCommand;
 use crate::error::Error;
 use crate::settings::Settings;
-use crate::stores;
+use crate::stores::DatabaseStore;
 
 /// Runs one `keys` subcommand against the database `settings` name.
 pub async fn run(command: &KeysCommand, settings: &Settings) -> Result<(), Error> {
-    let database = stores::open_database(settings).await?;
+    let database = DatabaseStore::open(settings).await?.keys();
     match command {
         KeysCommand::List => {
             let keys = infos(database.load_all().await?, SystemClock.now());
@@ -43,7 +39,7 @@ pub async fn run(command: &KeysCommand, settings: &Settings) -> Result<(), Error
         KeysCommand::Rotate => {
             let had_keys = !database.load_all().await?.is_empty();
             let policy = settings.key_policy();
-            let manager = KeyManager::open_system(Arc::new(database), policy.clone()).await?;
+            let manager = KeyManager::open_system(database, policy.clone()).await?;
             let before = manager.ring().snapshot().active().kid().clone();
             if !had_keys {
                 println!("made the first signing key {before} ({})", policy.algorithm);

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::cli::Cli;
 use crate::error::Error;
-use crate::settings::{Database, Mode, Settings};
+use crate::settings::{Mode, Settings};
 
 /// Starts the server with `settings` and prints where it listens and, while there is no user,
 /// the command that adds the first one.
@@ -21,14 +21,11 @@ pub async fn serve(cli: &Cli, settings: Settings) -> Result<(), Error> {
         .local_addr()
         .map_err(|source| Error::Bind { addr, source })?;
     let s = app.settings();
-    let database = match s.database()? {
-        Database::File(path) => path.display().to_string(),
-        Database::Url(url) => url,
-    };
+    let database = crate::stores::describe_database(s)?;
     // jwt mode keeps no sessions: naming where it would keep them would only mislead.
     let sessions = match s.mode {
         Mode::Jwt => String::new(),
-        Mode::Session | Mode::Hybrid => format!("sessions: {}, ", s.session_store.as_str()),
+        Mode::Session | Mode::Hybrid => format!("sessions: {}, ", s.session_store().as_str()),
     };
     println!(
         "cloakroom {} listening on http://{local} (mode: {}, {sessions}database: {database})",

@@ -7,14 +7,14 @@ use std::time::Duration;
 use cloakroom::clock::{Clock as _, SystemClock, Timestamp};
 use cloakroom::revocation::Revocations;
 use cloakroom::token::{
-    Algorithm, Key, KeyRing, KeySet, KeyStore as _, MAX_TOKEN_BYTES, StoredKey, TokenVerifier,
+    Algorithm, Key, KeyRing, KeySet, MAX_TOKEN_BYTES, StoredKey, TokenVerifier,
 };
 use serde_json::Value;
 
 use crate::cli::TokenCommand;
 use crate::error::Error;
 use crate::settings::Settings;
-use crate::stores;
+use crate::stores::Stores;
 
 /// Runs one `token` subcommand against the keys and deny-list `settings` name.
 pub async fn run(command: &TokenCommand, settings: &Settings) -> Result<(), Error> {
@@ -24,9 +24,9 @@ pub async fn run(command: &TokenCommand, settings: &Settings) -> Result<(), Erro
     } else {
         token.trim().to_owned()
     };
-    let database = stores::open_database(settings).await?;
+    let stores = Stores::open(settings, Arc::new(SystemClock)).await?;
     let now = SystemClock.now();
-    let stored = database.load_all().await?;
+    let stored = stores.database.keys().load_all().await?;
     let set = match super::keys::key_set(&stored, &settings.key_policy(), now)? {
         Some(set) => set,
         None => {
@@ -39,7 +39,7 @@ pub async fn run(command: &TokenCommand, settings: &Settings) -> Result<(), Erro
             )?)?)
         }
     };
-    let revocations = Revocations::open(Arc::new(database), Arc::new(SystemClock)).await?;
+    let revocations = Revocations::open(stores.revocations.clone(), Arc::new(SystemClock)).await?;
     let verifier = TokenVerifier::new(KeyRing::new(set), settings.validation())
         .with_deny_list(revocations.deny_list().clone());
     let inspection = verifier.inspect(&token);

@@ -5,10 +5,9 @@ use axum::extract::State;
 use axum::routing::get;
 use cloakroom_axum::ApiError;
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::App;
-use crate::settings::SessionStoreKind;
 
 pub(crate) fn router() -> Router<App> {
     Router::new()
@@ -20,24 +19,35 @@ async fn healthz() -> axum::Json<Value> {
     axum::Json(json!({ "status": "ok" }))
 }
 
-/// 200 when every store answers, else 503 naming the one that does not. A memory store is
-/// part of the process, so it is ready when the process is.
+/// 200 when every store answers, else 503 naming each one that does not (`database`,
+/// `sessions` on Redis, the revocation `bus`). A memory store is part of the process, so it
+/// is ready when the process is.
 async fn readyz(State(app): State<App>) -> Result<axum::Json<Value>, ApiError> {
-    let sessions = app.session_store_kind();
-    if let Err(e) = app.database().ping().await {
-        tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "readiness: the SQLite database does not answer");
-        let what = match sessions {
-            SessionStoreKind::Sqlite => "the user and session store (sqlite)",
-            SessionStoreKind::Memory => "the user store (sqlite)",
-        };
+    let mut stores = Map::new();
+    stores.insert("users".into(), app.database().kind().into());
+    stores.insert("sessions".into(), app.session_store_kind().as_str().into());
+    let mut down = Vec::new();
+    for (role, kind, answer) in app.stores().check().await {
+        if let Err(e) = answer {
+            tracing::warn!(
+                store = role,
+                kind = %kind,
+                error = %e,
+                cause = ?std::error::Error::source(&e),
+                "readiness: a store does not answer"
+            );
+            down.push(format!("{role} ({kind})"));
+        }
+        if role == "bus" {
+            stores.insert("bus".into(), kind.into());
+        }
+    }
+    if !down.is_empty() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            format!("{what} is unreachable"),
+            format!("unreachable: {}", down.join(", ")),
         ));
     }
-    Ok(axum::Json(json!({
-        "status": "ready",
-        "stores": { "users": "sqlite", "sessions": sessions.as_str() },
-    })))
+    Ok(axum::Json(json!({ "status": "ready", "stores": stores })))
 }

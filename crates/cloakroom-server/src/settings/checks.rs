@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cloakroom::session::SessionPolicy;
 
-use super::{Database, Settings};
+use super::{Database, SessionStoreKind, Settings};
 use crate::error::Error;
 
 impl Settings {
@@ -13,7 +13,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), Error> {
         self.session_policy()?;
         self.public_url_is_https()?;
-        self.database()?;
+        self.check_stores()?;
         check_cookie_name(&self.session.cookie_name)?;
         if self.session.max_sessions == 0 {
             return Err(invalid("session.max_sessions", "must be at least 1"));
@@ -58,16 +58,89 @@ impl Settings {
         }
     }
 
+    /// Where sessions are kept: what `session_store` says or, when it is unset, the database
+    /// (`sqlite` or `postgres`, following `database_url`).
+    pub fn session_store(&self) -> SessionStoreKind {
+        match &self.session_store {
+            Some(kind) => kind.clone(),
+            None if self.database_url.trim_start().starts_with("postgres") => {
+                SessionStoreKind::Postgres
+            }
+            None => SessionStoreKind::Sqlite,
+        }
+    }
+
+    /// The database and the session store fit together, and their settings are sound.
+    fn check_stores(&self) -> Result<(), Error> {
+        let database = self.database()?;
+        let postgres = matches!(database, Database::Postgres(_));
+        match self.session_store() {
+            SessionStoreKind::Sqlite if postgres => Err(invalid(
+                "session_store",
+                "is sqlite, but database_url is a postgres:// URL: use postgres (or leave \
+                 session_store unset)",
+            )),
+            SessionStoreKind::Postgres if !postgres => Err(invalid(
+                "session_store",
+                "is postgres, but database_url is not a postgres:// URL",
+            )),
+            SessionStoreKind::Redis(url) if url.contains(char::is_whitespace) => {
+                Err(invalid("session_store", "a Redis URL has no spaces"))
+            }
+            _ => Ok(()),
+        }?;
+        let ns = &self.redis.namespace;
+        let ns_ok = !ns.is_empty()
+            && ns.len() <= 64
+            && ns
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !ns_ok {
+            return Err(invalid(
+                "redis.namespace",
+                "must be 1 to 64 ASCII letters, digits, '.', '_' or '-'",
+            ));
+        }
+        if let Some(schema) = &self.postgres.schema {
+            let ok = !schema.is_empty()
+                && schema.len() <= 63
+                && !schema.starts_with(|c: char| c.is_ascii_digit())
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                return Err(invalid(
+                    "postgres.schema",
+                    "must be lowercase ASCII letters, digits and '_', not starting with a digit",
+                ));
+            }
+        }
+        if self.postgres.max_connections == 0 {
+            return Err(invalid("postgres.max_connections", "must be at least 1"));
+        }
+        if self.session.near_cache > Duration::from_secs(60) {
+            return Err(invalid(
+                "session.near_cache",
+                "must be at most a minute: a revoked session may be answered from it that long \
+                 when the bus is down",
+            ));
+        }
+        Ok(())
+    }
+
     /// Where the users database is, relative paths resolved against `data_dir`.
     pub fn database(&self) -> Result<Database, Error> {
         let url = self.database_url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.to_owned()));
+        }
         let rest = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .ok_or_else(|| {
                 invalid(
                     "database_url",
-                    "only sqlite:// URLs are supported so far, e.g. sqlite://cloakroom.db",
+                    "must be a sqlite:// or postgres:// URL, e.g. sqlite://cloakroom.db",
                 )
             })?;
         let (path, query) = match rest.split_once('?') {

@@ -5,6 +5,7 @@
 //! cannot (timeouts that fit together, a URL that parses), so a typo stops start-up with a
 //! message that names the key instead of being ignored.
 
+mod backends;
 mod checks;
 mod jwt;
 mod load;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use cloakroom::session::SessionPolicy;
 use serde::{Deserialize, Serialize};
 
+pub use backends::{PostgresSettings, RedisSettings};
 pub use jwt::JwtSettings;
 
 /// The prefix of the environment variables that set settings.
@@ -53,23 +55,65 @@ impl Mode {
     }
 }
 
-/// Where sessions are kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Where sessions are kept: `memory`, `sqlite`, `postgres` or a `redis://` URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum SessionStoreKind {
     /// In the server's memory: fast, bounded by `session.max_sessions`, gone on restart.
     Memory,
     /// In the SQLite database named by `database_url`, next to the users.
-    #[default]
     Sqlite,
+    /// In the PostgreSQL database named by `database_url`, next to the users: shared by
+    /// every node that uses it.
+    Postgres,
+    /// In Redis at this URL, with the deny-list and the revocation bus: shared by every node.
+    Redis(String),
 }
 
 impl SessionStoreKind {
-    /// The store's name, as in the settings.
-    pub fn as_str(self) -> &'static str {
+    /// The store's name, as in the settings, without a URL's credentials.
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Memory => "memory",
             Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// The Redis URL, for `redis://…`.
+    pub fn redis_url(&self) -> Option<&str> {
+        match self {
+            Self::Redis(url) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+impl TryFrom<String> for SessionStoreKind {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "memory" => Ok(Self::Memory),
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" => Ok(Self::Postgres),
+            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Ok(Self::Redis(value))
+            }
+            other => Err(format!(
+                "unknown session store {other:?}: expected memory, sqlite, postgres or a \
+                 redis:// URL"
+            )),
+        }
+    }
+}
+
+impl From<SessionStoreKind> for String {
+    fn from(kind: SessionStoreKind) -> Self {
+        match kind {
+            SessionStoreKind::Redis(url) => url,
+            other => other.as_str().to_owned(),
         }
     }
 }
@@ -95,10 +139,12 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Where relative paths (e.g. the SQLite file) are resolved.
     pub data_dir: PathBuf,
-    /// The users database (and the sessions, with `session_store = "sqlite"`).
+    /// The users and keys database: `sqlite://FILE` or `postgres://…` (and the sessions, with
+    /// `session_store` `sqlite` or `postgres`).
     pub database_url: String,
-    /// Where sessions are kept.
-    pub session_store: SessionStoreKind,
+    /// Where sessions are kept; unset: in the database (see [`Settings::session_store`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_store: Option<SessionStoreKind>,
     /// The URL clients reach the server at; with `https` the session cookie is `Secure` and
     /// named with the `__Host-` prefix.
     pub public_url: String,
@@ -106,6 +152,10 @@ pub struct Settings {
     pub session: SessionSettings,
     /// Access tokens, their keys, and refresh sessions.
     pub jwt: JwtSettings,
+    /// The Redis connection's namespace, when `session_store` is a `redis://` URL.
+    pub redis: RedisSettings,
+    /// The PostgreSQL pool, when `database_url` is a `postgres://` URL.
+    pub postgres: PostgresSettings,
     /// Logging.
     pub log: LogSettings,
     /// Hashes passwords with the cheapest argon2 parameters instead of OWASP's. For the
@@ -135,6 +185,12 @@ pub struct SessionSettings {
     /// How often ended sessions are deleted from the store.
     #[serde(with = "humantime_serde")]
     pub purge_interval: Duration,
+    /// `session` mode on a shared store (Redis, PostgreSQL): how long each node may answer
+    /// from its own copy of a session instead of asking the store. A logout reaches every
+    /// node's copy at once over the revocation bus; if the bus is down, a copy is never used
+    /// longer than this. `0s` (the default) turns the near-cache off.
+    #[serde(with = "humantime_serde")]
+    pub near_cache: Duration,
 }
 
 /// The `[log]` table.
@@ -155,10 +211,12 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("."),
             database_url: "sqlite://cloakroom.db".to_owned(),
-            session_store: SessionStoreKind::Sqlite,
+            session_store: None,
             public_url: "http://127.0.0.1:8080".to_owned(),
             session: SessionSettings::default(),
             jwt: JwtSettings::default(),
+            redis: RedisSettings::default(),
+            postgres: PostgresSettings::default(),
             log: LogSettings::default(),
             insecure_fast_hashing_for_tests: false,
         }
@@ -174,6 +232,7 @@ impl Default for SessionSettings {
             touch_interval: None,
             max_sessions: 100_000,
             purge_interval: Duration::from_secs(60),
+            near_cache: Duration::ZERO,
         }
     }
 }
@@ -208,4 +267,38 @@ pub enum Database {
     File(PathBuf),
     /// A SQLite URL passed on as it is (in-memory databases, or URLs with options).
     Url(String),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Where the database is, for people: a path, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Url(url) | Self::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+/// `url` with the password of its user-info replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info
+                .split_once(':')
+                .map_or(user_info, |(user, _)| user);
+            if user_info.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
 }

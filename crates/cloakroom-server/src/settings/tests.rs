@@ -17,7 +17,9 @@ fn defaults_match_the_contract() {
     let s = from_toml("").unwrap();
     assert_eq!(s.mode, Mode::Hybrid);
     assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(s.session_store, SessionStoreKind::Sqlite);
+    assert_eq!(s.session_store(), SessionStoreKind::Sqlite);
+    assert_eq!(s.session.near_cache, Duration::ZERO);
+    assert_eq!(s.redis.namespace, "cloakroom");
     assert_eq!(s.session.idle_timeout, Duration::from_secs(30 * 60));
     assert_eq!(s.session.absolute_timeout, Duration::from_secs(12 * 3600));
     assert_eq!(s.session.cookie_name, "cloakroom_session");
@@ -79,13 +81,62 @@ fn bad_values_are_named() {
     assert!(error_of("mode = \"passport\"").contains("mode"));
     assert!(error_of("listen = \"nowhere\"").contains("listen"));
     assert!(error_of("public_url = \"ftp://x\"").contains("public_url"));
-    assert!(error_of("database_url = \"postgres://x\"").contains("database_url"));
+    assert!(error_of("database_url = \"mysql://x\"").contains("database_url"));
     assert!(error_of("[session]\ncookie_name = \"a b\"").contains("session.cookie_name"));
     assert!(error_of("[session]\nmax_sessions = 0").contains("session.max_sessions"));
     let e = error_of("[session]\nidle_timeout = \"2h\"\nabsolute_timeout = \"1h\"");
     assert!(e.contains("session.idle_timeout"), "{e}");
     let e = error_of("[session]\ntouch_interval = \"1h\"");
     assert!(e.contains("session.touch_interval"), "{e}");
+}
+
+#[test]
+fn shared_stores_are_read_and_checked() {
+    let s = from_toml(
+        r#"
+        database_url = "postgres://cloakroom:hunter2@db.internal/auth"
+        session_store = "redis://127.0.0.1:6379/2"
+        [redis]
+        namespace = "prod-eu"
+        [postgres]
+        schema = "cloakroom"
+        max_connections = 20
+        [session]
+        near_cache = "2s"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(
+        s.session_store().redis_url(),
+        Some("redis://127.0.0.1:6379/2")
+    );
+    let db = s.database().unwrap();
+    assert_eq!(db.describe(), "postgres://cloakroom:***@db.internal/auth");
+    assert_eq!(s.postgres.schema.as_deref(), Some("cloakroom"));
+    assert_eq!(s.session.near_cache, Duration::from_secs(2));
+
+    // Unset, the session store follows the database.
+    let s = from_toml("database_url = \"postgres://localhost/test\"").unwrap();
+    assert_eq!(s.session_store(), SessionStoreKind::Postgres);
+
+    let e = error_of("database_url = \"postgres://x/y\"\nsession_store = \"sqlite\"");
+    assert!(e.contains("session_store"), "{e}");
+    assert!(error_of("session_store = \"postgres\"").contains("session_store"));
+    assert!(error_of("session_store = \"mongodb://x\"").contains("session_store"));
+    assert!(error_of("[redis]\nnamespace = \"a b\"").contains("redis.namespace"));
+    assert!(error_of("[postgres]\nschema = \"Robert'); DROP\"").contains("postgres.schema"));
+    assert!(error_of("[session]\nnear_cache = \"1h\"").contains("session.near_cache"));
+}
+
+#[test]
+fn passwords_in_urls_are_redacted() {
+    assert_eq!(redact_url("redis://:pw@h:6379/0"), "redis://:***@h:6379/0");
+    assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    assert_eq!(
+        redact_url("postgres://h/db?user=x"),
+        "postgres://h/db?user=x"
+    );
+    assert_eq!(redact_url("not a url"), "not a url");
 }
 
 #[test]
