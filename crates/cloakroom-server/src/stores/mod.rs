@@ -31,8 +31,9 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     /// The same sessions, as the rotating store of hybrid mode's refresh sessions.
     pub rotating: Arc<dyn RotatingStore>,
-    /// Whether this process reaches the sessions: false for a memory store opened by a CLI
-    /// command, which is not the server's.
+    /// Whether another process opening the same settings reaches these sessions: false for
+    /// a memory store, which only the server that made it sees (so the `user` commands
+    /// cannot end its sessions, and say so).
     pub sessions_shared: bool,
     /// Where revocations are kept: Redis with Redis, else the database.
     pub revocations: Arc<dyn RevocationStore>,
