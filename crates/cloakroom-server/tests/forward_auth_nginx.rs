@@ -171,7 +171,16 @@ async fn nginx_auth_request_protects_an_app() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::FOUND, "{mode:?}");
-        assert_eq!(location(&res), "/login?next=/hello%3Fa%3D1%26b%3D2");
+        let login = "/login?next=/hello%3Fa%3D1%26b%3D2";
+        match mode {
+            // Through the refresh first, which finds no refresh cookie here.
+            Mode::Hybrid => {
+                let to = location(&res);
+                assert_eq!(to, "/auth/refresh/browser?next=/hello%3Fa%3D1%26b%3D2");
+                assert_eq!(location(&anon.get(&to).await), login);
+            }
+            Mode::Session | Mode::Jwt => assert_eq!(location(&res), login),
+        }
 
         // Signed in through nginx: the app sees who, and only that.
         let alice = Browser::at(&url);
@@ -187,6 +196,23 @@ async fn nginx_auth_request_protects_an_app() {
         assert_eq!(res.status(), StatusCode::OK, "{mode:?}");
         let body = res.text().await.unwrap();
         assert!(body.starts_with("user=alice roles=dev "), "{body}");
+
+        if mode == Mode::Hybrid {
+            // The access token expires: a browser is refreshed through nginx and comes back.
+            server.clock.advance(Duration::from_secs(16 * 60));
+            let req = client
+                .get(format!("{url}/hello"))
+                .header("accept", "text/html");
+            let res = alice.send(req, "/hello").await;
+            assert_eq!(res.status(), StatusCode::FOUND);
+            let to = location(&res);
+            assert_eq!(to, "/auth/refresh/browser?next=/hello");
+            let res = alice.get(&to).await;
+            assert_eq!(location(&res), "/hello");
+            let res = alice.get("/hello").await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(res.text().await.unwrap().starts_with("user=alice "));
+        }
 
         // The admin location wants the role.
         assert_eq!(

@@ -7,20 +7,23 @@
 //!   comma-separated); with `?role=R`, 403 unless the user has role `R`;
 //! - not signed in: 401, or for a browser (`Accept: text/html`) a 302 to `/login?next=…`,
 //!   where `next` is the original URI (`X-Original-URI` from nginx, `X-Forwarded-Uri` from
-//!   Traefik) if it is a path. The `Location` is relative, so it resolves against the host
-//!   the browser asked for; no `X-Forwarded-Host` is trusted into it. Every 401 also carries
-//!   `X-Cloakroom-Sign-In` with that same URL, for proxies (nginx) that cannot pass a redirect
-//!   through and build it themselves.
+//!   Traefik) if it is a path. In `hybrid` mode the browser goes first to
+//!   `/auth/refresh/browser?next=…`, which sends it back signed in when its refresh cookie still
+//!   works (its access token merely expired) and on to `/login?next=…` otherwise. The
+//!   `Location` is relative, so it resolves against the host the browser asked for; no
+//!   `X-Forwarded-Host` is trusted into it. Every 401 also carries `X-Cloakroom-Sign-In` with
+//!   that same URL, for proxies (nginx) that cannot pass a redirect through.
 
 use axum::Router;
-use axum::extract::RawQuery;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cloakroom_axum::{ApiError, Auth};
 use http::header::{ACCEPT, LOCATION};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::pages::next::login_url;
+use super::pages::BROWSER_REFRESH;
+use super::pages::next::{encode, login_url, safe_next};
 use crate::App;
 
 /// The signed-in user's name.
@@ -44,13 +47,17 @@ fn wanted_role(query: Option<&str>) -> Option<&str> {
 }
 
 async fn verify(
+    State(app): State<App>,
     auth: Result<Auth, ApiError>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let p = match auth {
         Ok(Auth(p)) => p,
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => return unauthenticated(&headers),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let hybrid = app.tokens().and_then(|t| t.hybrid()).is_some();
+            return unauthenticated(&headers, hybrid);
+        }
         Err(e) => return e.into_response(),
     };
     if let Some(role) = wanted_role(query.as_deref()) {
@@ -71,14 +78,18 @@ async fn verify(
     res
 }
 
-fn unauthenticated(headers: &HeaderMap) -> Response {
+fn unauthenticated(headers: &HeaderMap, hybrid: bool) -> Response {
     let original = headers
         .get("x-original-uri")
         .or_else(|| headers.get("x-forwarded-uri"))
         .and_then(|v| v.to_str().ok());
-    // login_url keeps only a same-origin path; anything else signs in to the account page.
-    let login =
-        HeaderValue::from_str(&login_url(original)).unwrap_or(HeaderValue::from_static("/login"));
+    // Only a same-origin path is kept; anything else signs in to the account page.
+    let url = match original.and_then(safe_next) {
+        Some(next) if hybrid => format!("{BROWSER_REFRESH}?next={}", encode(next)),
+        None if hybrid => BROWSER_REFRESH.to_owned(),
+        _ => login_url(original),
+    };
+    let login = HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("/login"));
     let wants_html = headers
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
