@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use super::{PASSWORD, Server};
+use cloakroom_server::settings::Mode;
+
+use super::{PASSWORD, Server, settings_in};
 
 struct Stored {
     value: String,
@@ -201,4 +203,13 @@ pub fn field_values(html: &str, name: &str) -> Vec<String> {
             Some(rest[..rest.find('"')?].to_owned())
         })
         .collect()
+}
+
+/// A server in `mode` with users `alice` (no roles) and `root` (`admin`).
+pub async fn pages_server(mode: Mode) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(settings_in(dir.path(), mode)).await;
+    server.add_user("alice", &[]).await;
+    server.add_user("root", &["admin"]).await;
+    (dir, server)
 }
