@@ -6,16 +6,16 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use cloakroom::auth::Principal;
-use cloakroom::session::{SessionHandle, SessionRecord};
+use cloakroom::session::SessionHandle;
 use cloakroom::user::Password;
 use cloakroom_axum::{ApiError, Auth};
 use http::{HeaderMap, StatusCode, Uri};
-use maud::{Markup, html};
+use maud::html;
 use serde::Deserialize;
 
 use super::csrf::CsrfKey;
 use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
+use super::views::{SessionTable, session_table};
 use super::{bad_form, credentials, failed, form_ok, require};
 use crate::App;
 use crate::error::Error;
@@ -91,7 +91,14 @@ async fn show(
         section aria-labelledby="sessions" {
             h2 id="sessions" { "Your sessions and devices" }
             @match &sessions {
-                Some(list) => (session_table(list, &p, &token)),
+                Some(list) => (session_table(&SessionTable {
+                    caption: "Where you are signed in",
+                    list,
+                    current: Some(&p.session),
+                    action: "/account/sessions/revoke",
+                    user_id: None,
+                    token: &token,
+                })),
                 None => p { "This server runs in jwt mode and keeps no sessions. Sign out everywhere to refuse every token issued to you." },
             }
             form method="post" action="/account/logout-all" {
@@ -122,36 +129,6 @@ async fn show(
         &cookies,
         page("Your account", Some(&p), &body),
     ))
-}
-
-fn session_table(list: &[SessionRecord], p: &Principal, token: &str) -> Markup {
-    html! {
-        table class="sessions" {
-            caption { "Where you are signed in" }
-            thead { tr { th scope="col" { "Browser" } th scope="col" { "Address" } th scope="col" { "Signed in" } th scope="col" { "Last seen" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
-            tbody {
-                @for r in list {
-                    @let current = r.handle == p.session;
-                    tr class=[current.then_some("current")] {
-                        td {
-                            (r.client.user_agent.as_deref().unwrap_or("unknown"))
-                            @if current { " " strong class="this" { "(this browser)" } }
-                        }
-                        td { (r.client.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".to_owned())) }
-                        td { (r.created_at) }
-                        td { (r.last_seen_at) }
-                        td {
-                            form method="post" action="/account/sessions/revoke" {
-                                (csrf_field(token))
-                                input type="hidden" name="session" value=(r.handle.as_str());
-                                button type="submit" { "Revoke" }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[derive(Deserialize)]

@@ -8,15 +8,16 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use cloakroom::session::{SessionHandle, SessionRecord};
-use cloakroom::user::{Password, User};
+use cloakroom::session::SessionHandle;
+use cloakroom::user::Password;
 use cloakroom_axum::{ApiError, Auth};
 use http::{HeaderMap, StatusCode, Uri};
-use maud::{Markup, html};
+use maud::html;
 use serde::Deserialize;
 
 use super::csrf::CsrfKey;
 use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
+use super::views::user_card;
 use super::{bad_form, credentials, failed, form_ok, require_admin};
 use crate::App;
 use crate::error::Error;
@@ -128,64 +129,6 @@ async fn show(
         &cookies,
         page("Administration", Some(&p), &body),
     ))
-}
-
-fn user_card(user: &User, sessions: &[SessionRecord], token: &str) -> Markup {
-    let name = user.username.as_str();
-    html! {
-        article class="user" aria-label=(format!("User {name}")) {
-            h3 class="username" { (name) @if user.disabled { " " span class="badge" { "disabled" } } }
-            p { "Roles: " @if user.roles.is_empty() { "none" } @else { (user.roles.join(", ")) } }
-            div class="actions" {
-                form method="post" action="/admin/users/disable" {
-                    (csrf_field(token))
-                    input type="hidden" name="username" value=(name);
-                    input type="hidden" name="disabled" value=(if user.disabled { "false" } else { "true" });
-                    button type="submit" class=[(!user.disabled).then_some("danger")] {
-                        (if user.disabled { "Enable" } else { "Disable" }) span class="visually-hidden" { " " (name) }
-                    }
-                }
-                form method="post" action="/admin/users/password" {
-                    (csrf_field(token))
-                    input type="hidden" name="username" value=(name);
-                    label for=(format!("pw-{}", user.id)) { "New password" }
-                    input id=(format!("pw-{}", user.id)) name="password" type="password" autocomplete="new-password" minlength="8" required;
-                    button type="submit" { "Reset password" }
-                }
-                form method="post" action="/admin/users/roles" {
-                    (csrf_field(token))
-                    input type="hidden" name="username" value=(name);
-                    label for=(format!("roles-{}", user.id)) { "Roles" }
-                    input id=(format!("roles-{}", user.id)) name="roles" type="text" value=(user.roles.join(","));
-                    button type="submit" { "Set roles" }
-                }
-            }
-            @if !sessions.is_empty() {
-                table class="sessions" {
-                    caption { "Sessions of " (name) }
-                    thead { tr { th scope="col" { "Browser" } th scope="col" { "Address" } th scope="col" { "Signed in" } th scope="col" { "Last seen" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
-                    tbody {
-                        @for r in sessions {
-                            tr {
-                                td { (r.client.user_agent.as_deref().unwrap_or("unknown")) }
-                                td { (r.client.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".to_owned())) }
-                                td { (r.created_at) }
-                                td { (r.last_seen_at) }
-                                td {
-                                    form method="post" action="/admin/sessions/revoke" {
-                                        (csrf_field(token))
-                                        input type="hidden" name="user_id" value=(user.id);
-                                        input type="hidden" name="session" value=(r.handle.as_str());
-                                        button type="submit" { "Revoke" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Roles as typed: comma- or space-separated.
@@ -387,4 +330,21 @@ async fn revoke(
     }
     tracing::info!(admin = %p.user_id, user_id = %f.user_id, "ended a user's session");
     Ok(done("revoked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{message, parse_roles};
+
+    #[test]
+    fn roles_are_split_on_commas_and_spaces() {
+        assert_eq!(parse_roles(" admin, ops  dev,,"), ["admin", "ops", "dev"]);
+        assert!(parse_roles(" , ").is_empty());
+    }
+
+    #[test]
+    fn only_known_notices_are_shown() {
+        assert!(message("created").is_some());
+        assert!(message("<b>anything</b>").is_none());
+    }
 }

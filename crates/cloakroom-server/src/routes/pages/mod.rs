@@ -16,6 +16,7 @@ pub(crate) mod csrf;
 mod layout;
 mod login;
 pub(crate) mod next;
+mod views;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
