@@ -6,7 +6,9 @@
 //! cookie (any other site) cannot make a token; a token made for one session is refused in
 //! another. No server-side secret is needed, so a token survives a restart and works on every
 //! node behind a load balancer. (The "signed double-submit cookie" of the OWASP cheat sheet;
-//! the tokens are compared in constant time.)
+//! the tokens are compared in constant time.) Someone who can plant cookies for this host (a
+//! sibling subdomain over plain HTTP; the `__Host-` prefix stops that under https) could plant a
+//! key of their own; the same-origin check still refuses their form posts.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
