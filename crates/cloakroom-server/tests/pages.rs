@@ -276,6 +276,19 @@ async fn admin_is_for_admins_only() {
                 || to.starts_with("/auth/refresh/browser?next=/admin"),
             "{to}"
         );
+        // A form post without a sign-in comes back to its page, not to the post's path.
+        let res = anon
+            .post_form(
+                "/admin/users/create",
+                &[("csrf", "x"), ("username", "x"), ("password", "x")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(
+            location(&res).ends_with("?next=/admin"),
+            "{}",
+            location(&res)
+        );
         let alice = Browser::new(&server);
         alice.sign_in("alice").await;
         let res = alice.get("/admin").await;

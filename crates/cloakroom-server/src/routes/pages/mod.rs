@@ -73,9 +73,14 @@ async fn style() -> Response {
         .into_response()
 }
 
-/// The path and query of the request, to come back to after signing in.
+/// Where to come back to after signing in: the page itself, or for a form post (which
+/// cannot be replayed by a redirect) the page the form was on.
 fn here(uri: &Uri) -> &str {
-    uri.path_and_query().map_or("/account", |pq| pq.as_str())
+    match uri.path() {
+        "/account" | "/admin" => uri.path_and_query().map_or("/account", |pq| pq.as_str()),
+        path if path.starts_with("/admin/") => "/admin",
+        _ => "/account",
+    }
 }
 
 /// The signed-in principal, or the response that gets the browser signed in: in `hybrid` mode
