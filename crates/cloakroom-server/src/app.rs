@@ -208,6 +208,8 @@ impl App {
             .merge(routes::oauth::router())
             .merge(routes::health::router())
             .merge(routes::metrics::router())
+            .merge(routes::pages::router(mode))
+            .merge(routes::verify::router())
             .fallback(routes::not_found)
             .layer(auth);
         let router = if mode.uses_tokens() {

@@ -97,10 +97,14 @@ pub(crate) fn payload_too_large() -> ApiError {
 }
 
 /// Turns any error response that is not JSON yet (axum's own 405, a path that is not UTF-8,
-/// a timeout, …) into `{"error", "message"}` with the same status and headers.
+/// a timeout, …) into `{"error", "message"}` with the same status and headers. The HTML
+/// pages' own error pages (`text/html`) stay as they are.
 pub(crate) async fn json_errors(res: Response) -> Response {
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json(res.headers())
+        || is_html(res.headers())
+    {
         return res;
     }
     let (mut parts, _) = res.into_parts();
@@ -121,6 +125,13 @@ fn is_json(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn code_for(status: StatusCode) -> &'static str {

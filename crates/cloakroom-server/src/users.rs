@@ -173,6 +173,32 @@ impl UserAdmin {
         self.end_sessions(&user).await
     }
 
+    /// Disables or enables the user called `name`. Disabling ends their sessions and refuses
+    /// their access tokens at once; returns how many sessions ended.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<u64, Error> {
+        let user = self.find(name).await?;
+        if !self.users.set_disabled(&user.id, disabled).await? {
+            return Err(Error::NoSuchUser(name.to_owned()));
+        }
+        if disabled {
+            self.end_sessions(&user).await
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// Gives the user called `name` these roles and ends their sessions, whose records and
+    /// tokens carry the old roles (a role taken away must not outlive the change); returns how
+    /// many sessions ended.
+    pub async fn set_roles(&self, name: &str, roles: &[String]) -> Result<u64, Error> {
+        let user = self.find(name).await?;
+        let roles = check_roles(roles)?;
+        if !self.users.set_roles(&user.id, &roles).await? {
+            return Err(Error::NoSuchUser(name.to_owned()));
+        }
+        self.end_sessions(&user).await
+    }
+
     async fn end_sessions(&self, user: &User) -> Result<u64, Error> {
         // Tokens first, like sessions before the user: a failure leaves nobody signed in.
         self.revoke_tokens(user).await?;

@@ -38,8 +38,8 @@ async fn no_refresh() -> ApiError {
 /// The body of `POST /auth/login`. Not `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub(super) struct LoginRequest {
-    username: String,
-    password: String,
+    pub(super) username: String,
+    pub(super) password: String,
 }
 
 #[derive(Serialize)]

@@ -5,8 +5,10 @@ pub(crate) mod health;
 pub(crate) mod jwks;
 pub(crate) mod metrics;
 pub(crate) mod oauth;
+pub(crate) mod pages;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
+pub(crate) mod verify;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this
 
 pub mod bin;
+pub mod browser;
 pub mod cluster;
 
 use std::net::SocketAddr;

@@ -1,0 +1,249 @@
+//! `/account`: who you are, your sessions and devices, ending one or all of them, and changing
+//! your password.
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use cloakroom::session::SessionHandle;
+use cloakroom::user::Password;
+use cloakroom_axum::{ApiError, Auth};
+use http::{HeaderMap, StatusCode, Uri};
+use maud::html;
+use serde::Deserialize;
+
+use super::csrf::CsrfKey;
+use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
+use super::views::{SessionTable, session_table};
+use super::{bad_form, credentials, failed, form_ok, require};
+use crate::App;
+use crate::error::Error;
+use crate::routes::Client;
+
+pub(super) fn router() -> Router<App> {
+    Router::new()
+        .route("/account", get(show))
+        .route("/account/sessions/revoke", post(revoke))
+        .route("/account/logout-all", post(logout_all))
+        .route("/account/password", post(change_password))
+}
+
+#[derive(Deserialize)]
+struct MsgQuery {
+    msg: Option<String>,
+}
+
+/// The notices a redirect back to the page may name: fixed texts, so that a link cannot make
+/// the page say anything else.
+fn message(code: &str) -> Option<(&'static str, bool)> {
+    Some(match code {
+        "revoked" => ("The session was ended.", false),
+        "no-such-session" => ("You have no such session.", true),
+        "password-changed" => (
+            "Your password was changed. Your other sessions were ended.",
+            false,
+        ),
+        "wrong-password" => ("The current password is not right.", true),
+        "weak-password" => (
+            "The new password was refused: it needs at least 8 characters (and at most 1024 bytes).",
+            true,
+        ),
+        _ => return None,
+    })
+}
+
+async fn show(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<MsgQuery>,
+) -> Result<Response, Response> {
+    let p = require(&app, auth, &uri)?;
+    let key = CsrfKey::for_request(&app, &headers).map_err(|e| failed(&e.into()))?;
+    let token = key.token(p.session.as_str());
+    let sessions = if app.tokens().is_some_and(|t| t.hybrid().is_none()) {
+        None // jwt mode keeps no sessions
+    } else {
+        Some(
+            app.sessions()
+                .list(&p.user_id)
+                .await
+                .map_err(|e| failed(&e.into()))?,
+        )
+    };
+    let msg = q.msg.as_deref().and_then(message);
+    let body = html! {
+        (notice(msg.map(|m| m.0), msg.is_some_and(|m| m.1)))
+        section aria-labelledby="who" {
+            h2 id="who" { "Who you are" }
+            dl {
+                dt { "Username" } dd id="username" { (p.username) }
+                dt { "Roles" } dd { @if p.roles.is_empty() { "none" } @else { (p.roles.join(", ")) } }
+                dt { "Signed in by" } dd { (format!("{:?}", p.method).to_lowercase()) }
+            }
+            form method="post" action="/logout" {
+                (csrf_field(&token))
+                button type="submit" { "Sign out" }
+            }
+        }
+        section aria-labelledby="sessions" {
+            h2 id="sessions" { "Your sessions and devices" }
+            @match &sessions {
+                Some(list) => (session_table(&SessionTable {
+                    caption: "Where you are signed in",
+                    list,
+                    current: Some(&p.session),
+                    action: "/account/sessions/revoke",
+                    user_id: None,
+                    token: &token,
+                })),
+                None => p { "This server runs in jwt mode and keeps no sessions. Sign out everywhere to refuse every token issued to you." },
+            }
+            form method="post" action="/account/logout-all" {
+                (csrf_field(&token))
+                button type="submit" class="danger" { "Sign out everywhere" }
+            }
+        }
+        section aria-labelledby="password-heading" {
+            h2 id="password-heading" { "Change your password" }
+            p { "Changing it ends your other sessions; this one stays signed in." }
+            form method="post" action="/account/password" {
+                (csrf_field(&token))
+                div class="field" {
+                    label for="current_password" { "Current password" }
+                    input id="current_password" name="current_password" type="password" autocomplete="current-password" required;
+                }
+                div class="field" {
+                    label for="new_password" { "New password" }
+                    input id="new_password" name="new_password" type="password" autocomplete="new-password" minlength="8" required;
+                }
+                button type="submit" { "Change password" }
+            }
+        }
+    };
+    let cookies: Vec<_> = key.set_cookie().into_iter().cloned().collect();
+    Ok(respond(
+        StatusCode::OK,
+        &cookies,
+        page("Your account", Some(&p), &body),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    session: String,
+}
+
+async fn revoke(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<RevokeForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let p = require(&app, auth, &uri)?;
+    let Form(f) = form_data.map_err(|_| bad_form())?;
+    if !form_ok(&app, &headers, p.session.as_str(), &f.csrf) {
+        return Err(forbidden_form());
+    }
+    let Ok(handle) = SessionHandle::parse(&f.session) else {
+        return Ok(see_other("/account?msg=no-such-session", &[]));
+    };
+    if !credentials::revoke_session(&app, &p.user_id, &handle)
+        .await
+        .map_err(|e| failed(&e))?
+    {
+        return Ok(see_other("/account?msg=no-such-session", &[]));
+    }
+    tracing::info!(user_id = %p.user_id, "ended a session (browser)");
+    if handle == p.session {
+        return Ok(see_other("/login", &credentials::clear(&app)));
+    }
+    Ok(see_other("/account?msg=revoked", &[]))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout_all(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let p = require(&app, auth, &uri)?;
+    let Form(f) = form_data.map_err(|_| bad_form())?;
+    if !form_ok(&app, &headers, p.session.as_str(), &f.csrf) {
+        return Err(forbidden_form());
+    }
+    credentials::sign_out_everywhere(&app, &p.user_id)
+        .await
+        .map_err(|e| failed(&e))?;
+    tracing::info!(user_id = %p.user_id, "signed out everywhere (browser)");
+    Ok(see_other("/login", &credentials::clear(&app)))
+}
+
+/// Not `Debug`: it holds passwords.
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+/// Checks the current password, sets the new one (which ends every session of the user and
+/// refuses their access tokens), then signs this browser in again with a fresh session.
+async fn change_password(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    Client(client): Client,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<PasswordForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let p = require(&app, auth, &uri)?;
+    let Form(f) = form_data.map_err(|_| bad_form())?;
+    if !form_ok(&app, &headers, p.session.as_str(), &f.csrf) {
+        return Err(forbidden_form());
+    }
+    let current = Password::new(f.current_password);
+    let user = match app
+        .authenticator()
+        .verify_credentials(&p.username, &current)
+        .await
+    {
+        Ok(user) if user.id == p.user_id => user,
+        Ok(_) | Err(cloakroom::auth::AuthError::InvalidCredentials) => {
+            return Ok(see_other("/account?msg=wrong-password", &[]));
+        }
+        Err(e) => return Err(failed(&e.into())),
+    };
+    let admin = app.user_admin();
+    match admin
+        .set_password(user.username.as_str(), &Password::new(f.new_password))
+        .await
+    {
+        Ok(_) => {}
+        Err(Error::PasswordRejected(_)) => {
+            return Ok(see_other("/account?msg=weak-password", &[]));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not change a password");
+            return Err(failed(&ApiError::internal()));
+        }
+    }
+    tracing::info!(user_id = %p.user_id, "changed their password (browser)");
+    let cookies = credentials::sign_in(&app, &user, client)
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(see_other("/account?msg=password-changed", &cookies))
+}

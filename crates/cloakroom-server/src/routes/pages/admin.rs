@@ -1,0 +1,350 @@
+//! `/admin`, for the `admin` role: users (create, disable and enable, reset the password, set
+//! the roles) and everyone's sessions (revoke). Disabling a user, resetting their password or
+//! changing their roles ends their sessions and refuses their access tokens at once
+//! ([`UserAdmin`](crate::users::UserAdmin)).
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use cloakroom::session::SessionHandle;
+use cloakroom::user::Password;
+use cloakroom_axum::{ApiError, Auth};
+use http::{HeaderMap, StatusCode, Uri};
+use maud::html;
+use serde::Deserialize;
+
+use super::csrf::CsrfKey;
+use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
+use super::views::user_card;
+use super::{bad_form, credentials, failed, form_ok, require_admin};
+use crate::App;
+use crate::error::Error;
+
+pub(super) fn router() -> Router<App> {
+    Router::new()
+        .route("/admin", get(show))
+        .route("/admin/users/create", post(create))
+        .route("/admin/users/disable", post(disable))
+        .route("/admin/users/password", post(reset_password))
+        .route("/admin/users/roles", post(set_roles))
+        .route("/admin/sessions/revoke", post(revoke))
+}
+
+#[derive(Deserialize)]
+struct MsgQuery {
+    msg: Option<String>,
+}
+
+/// Fixed notices, named by the redirect after each action.
+fn message(code: &str) -> Option<(&'static str, bool)> {
+    Some(match code {
+        "created" => ("The user was added.", false),
+        "exists" => ("A user of that name already exists.", true),
+        "invalid" => (
+            "Refused: check the username, the roles (no spaces) and the password (at least 8 characters).",
+            true,
+        ),
+        "disabled" => ("The user was disabled and their sessions ended.", false),
+        "enabled" => ("The user was enabled.", false),
+        "self" => ("You cannot disable your own account.", true),
+        "password-reset" => (
+            "The password was reset and the user's sessions ended.",
+            false,
+        ),
+        "roles-set" => (
+            "The roles were changed and the user's sessions ended.",
+            false,
+        ),
+        "revoked" => ("The session was ended.", false),
+        "no-such-user" => ("There is no such user.", true),
+        "no-such-session" => ("There is no such session.", true),
+        _ => return None,
+    })
+}
+
+async fn show(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<MsgQuery>,
+) -> Result<Response, Response> {
+    let p = require_admin(&app, auth, &uri)?;
+    let key = CsrfKey::for_request(&app, &headers).map_err(|e| failed(&e.into()))?;
+    let token = key.token(p.session.as_str());
+    let users = app.user_admin().list().await.map_err(|e| {
+        tracing::error!(error = %e, "could not list users");
+        failed(&ApiError::store_unavailable())
+    })?;
+    let keeps_sessions = app.tokens().is_none_or(|t| t.hybrid().is_some());
+    let mut rows = Vec::with_capacity(users.len());
+    for user in users {
+        let sessions = if keeps_sessions {
+            app.sessions()
+                .list(&user.id)
+                .await
+                .map_err(|e| failed(&e.into()))?
+        } else {
+            Vec::new()
+        };
+        rows.push((user, sessions));
+    }
+    let msg = q.msg.as_deref().and_then(message);
+    let body = html! {
+        (notice(msg.map(|m| m.0), msg.is_some_and(|m| m.1)))
+        section aria-labelledby="new-user" {
+            h2 id="new-user" { "Add a user" }
+            form method="post" action="/admin/users/create" {
+                (csrf_field(&token))
+                div class="field" {
+                    label for="new-username" { "Username" }
+                    input id="new-username" name="username" type="text" autocomplete="off" required;
+                }
+                div class="field" {
+                    label for="new-password" { "Password" }
+                    input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" required;
+                }
+                div class="field" {
+                    label for="new-roles" { "Roles (comma-separated)" }
+                    input id="new-roles" name="roles" type="text" autocomplete="off";
+                }
+                button type="submit" { "Add user" }
+            }
+        }
+        section aria-labelledby="users" {
+            h2 id="users" { "Users" }
+            @if !keeps_sessions {
+                p { "This server runs in jwt mode and keeps no sessions; disabling a user or resetting their password refuses their tokens." }
+            }
+            @for (user, sessions) in &rows {
+                (user_card(user, sessions, &token))
+            }
+        }
+    };
+    let cookies: Vec<_> = key.set_cookie().into_iter().cloned().collect();
+    Ok(respond(
+        StatusCode::OK,
+        &cookies,
+        page("Administration", Some(&p), &body),
+    ))
+}
+
+/// Roles as typed: comma- or space-separated.
+fn parse_roles(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The redirect code for a failed user change.
+fn code_for(e: &Error) -> Result<&'static str, Response> {
+    match e {
+        Error::UserExists(_) => Ok("exists"),
+        Error::NoSuchUser(_) => Ok("no-such-user"),
+        Error::InvalidUsername(_) | Error::InvalidRole(_) | Error::PasswordRejected(_) => {
+            Ok("invalid")
+        }
+        other => {
+            tracing::error!(error = %other, "an admin change failed");
+            Err(failed(&ApiError::internal()))
+        }
+    }
+}
+
+fn done(code: &str) -> Response {
+    see_other(&format!("/admin?msg={code}"), &[])
+}
+
+/// The admin and the parsed form, after the CSRF check.
+async fn checked<T>(
+    app: &App,
+    auth: Result<Auth, ApiError>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    form_data: Result<Form<T>, FormRejection>,
+    csrf: impl Fn(&T) -> &str,
+) -> Result<(cloakroom::auth::Principal, T), Response> {
+    let p = require_admin(app, auth, uri)?;
+    let Form(f) = form_data.map_err(|_| bad_form())?;
+    if !form_ok(app, headers, p.session.as_str(), csrf(&f)) {
+        return Err(forbidden_form());
+    }
+    Ok((p, f))
+}
+
+/// Not `Debug`: it holds a password.
+#[derive(Deserialize)]
+struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    password: String,
+    #[serde(default)]
+    roles: String,
+}
+
+async fn create(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<CreateForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let (p, f) = checked(&app, auth, &headers, &uri, form_data, |f| &f.csrf).await?;
+    let roles = parse_roles(&f.roles);
+    match app
+        .user_admin()
+        .add(&f.username, &roles, &Password::new(f.password))
+        .await
+    {
+        Ok(user) => {
+            tracing::info!(admin = %p.user_id, user_id = %user.id, "added a user");
+            Ok(done("created"))
+        }
+        Err(e) => Ok(done(code_for(&e)?)),
+    }
+}
+
+#[derive(Deserialize)]
+struct DisableForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    disabled: String,
+}
+
+async fn disable(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<DisableForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let (p, f) = checked(&app, auth, &headers, &uri, form_data, |f| &f.csrf).await?;
+    let disabled = f.disabled == "true";
+    let admin = app.user_admin();
+    if disabled {
+        match admin.find(&f.username).await {
+            Ok(user) if user.id == p.user_id => return Ok(done("self")),
+            Ok(_) => {}
+            Err(e) => return Ok(done(code_for(&e)?)),
+        }
+    }
+    match admin.set_disabled(&f.username, disabled).await {
+        Ok(ended) => {
+            tracing::info!(admin = %p.user_id, disabled, ended, "changed whether a user may sign in");
+            Ok(done(if disabled { "disabled" } else { "enabled" }))
+        }
+        Err(e) => Ok(done(code_for(&e)?)),
+    }
+}
+
+/// Not `Debug`: it holds a password.
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+async fn reset_password(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<PasswordForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let (p, f) = checked(&app, auth, &headers, &uri, form_data, |f| &f.csrf).await?;
+    match app
+        .user_admin()
+        .set_password(&f.username, &Password::new(f.password))
+        .await
+    {
+        Ok(ended) => {
+            tracing::info!(admin = %p.user_id, ended, "reset a password");
+            Ok(done("password-reset"))
+        }
+        Err(e) => Ok(done(code_for(&e)?)),
+    }
+}
+
+#[derive(Deserialize)]
+struct RolesForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    #[serde(default)]
+    roles: String,
+}
+
+async fn set_roles(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<RolesForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let (p, f) = checked(&app, auth, &headers, &uri, form_data, |f| &f.csrf).await?;
+    match app
+        .user_admin()
+        .set_roles(&f.username, &parse_roles(&f.roles))
+        .await
+    {
+        Ok(ended) => {
+            tracing::info!(admin = %p.user_id, ended, "set a user's roles");
+            Ok(done("roles-set"))
+        }
+        Err(e) => Ok(done(code_for(&e)?)),
+    }
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    user_id: String,
+    session: String,
+}
+
+async fn revoke(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    form_data: Result<Form<RevokeForm>, FormRejection>,
+) -> Result<Response, Response> {
+    let (p, f) = checked(&app, auth, &headers, &uri, form_data, |f| &f.csrf).await?;
+    let Ok(handle) = SessionHandle::parse(&f.session) else {
+        return Ok(done("no-such-session"));
+    };
+    if !credentials::revoke_session(&app, &f.user_id, &handle)
+        .await
+        .map_err(|e| failed(&e))?
+    {
+        return Ok(done("no-such-session"));
+    }
+    tracing::info!(admin = %p.user_id, user_id = %f.user_id, "ended a user's session");
+    Ok(done("revoked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{message, parse_roles};
+
+    #[test]
+    fn roles_are_split_on_commas_and_spaces() {
+        assert_eq!(parse_roles(" admin, ops  dev,,"), ["admin", "ops", "dev"]);
+        assert!(parse_roles(" , ").is_empty());
+    }
+
+    #[test]
+    fn only_known_notices_are_shown() {
+        assert!(message("created").is_some());
+        assert!(message("<b>anything</b>").is_none());
+    }
+}

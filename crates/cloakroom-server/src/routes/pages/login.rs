@@ -1,0 +1,249 @@
+//! Signing in and out in a browser: `GET`/`POST /login`, `POST /logout`, and in `hybrid` mode
+//! `GET /auth/refresh/browser`.
+//!
+//! Browsers stay signed in across access-token expiry without JavaScript: a page that finds no
+//! valid access token sends the browser to `GET /auth/refresh/browser?next=…`, which is under
+//! the refresh cookie's path, so the browser sends that cookie. It rotates the refresh token
+//! and sends the browser back to `next` (a path on this origin only), or to the sign-in page
+//! when the refresh fails. This GET changes state without a CSRF token (none can exist: the
+//! browser holds no valid credential but the refresh cookie). What another site can do with it
+//! is make the browser rotate its own tokens: it learns nothing (the new cookies go to the
+//! browser, the redirect stays on this origin) and gains nothing. Requests that are not
+//! top-level navigations (`Sec-Fetch-Mode` other than `navigate`) are refused, so an image or
+//! a `fetch` cannot trigger it. Two tabs refreshing with the same cookie at the same instant
+//! trip the reuse detection and sign that browser out: failing closed is the intended trade.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Router, routing::post};
+use cloakroom::auth::AuthError;
+use cloakroom::session::SessionId;
+use cloakroom_axum::{ApiError, Auth};
+use http::{HeaderMap, StatusCode};
+use maud::html;
+use serde::Deserialize;
+
+use super::csrf::{ANONYMOUS, CsrfKey};
+use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
+use super::next::{login_url, safe_next};
+use super::{BROWSER_REFRESH, credentials, failed, form_ok};
+use crate::App;
+use crate::prometheus::REFRESHES;
+use crate::routes::Client;
+use crate::routes::auth::{LoginRequest, check_credentials, count_login};
+use crate::settings::Mode;
+
+/// The one message for every failed sign-in.
+const FAILED: &str = "Invalid username or password.";
+
+pub(super) fn router(mode: Mode) -> Router<App> {
+    let router = Router::new()
+        .route("/login", get(show).post(submit))
+        .route("/logout", post(logout));
+    match mode {
+        Mode::Hybrid => router.route(BROWSER_REFRESH, get(refresh)),
+        Mode::Session | Mode::Jwt => router,
+    }
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+fn target(next: Option<&str>) -> &str {
+    next.and_then(safe_next).unwrap_or("/account")
+}
+
+async fn show(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    if auth.is_ok() {
+        return see_other(target(q.next.as_deref()), &[]);
+    }
+    form(&app, &headers, q.next.as_deref(), None, StatusCode::OK)
+}
+
+fn form(
+    app: &App,
+    headers: &HeaderMap,
+    next: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let key = match CsrfKey::for_request(app, headers) {
+        Ok(key) => key,
+        Err(e) => return failed(&e.into()),
+    };
+    let next = next.and_then(safe_next);
+    let body = html! {
+        (notice(error, true))
+        form method="post" action="/login" {
+            (csrf_field(&key.token(ANONYMOUS)))
+            @if let Some(next) = next {
+                input type="hidden" name="next" value=(next);
+            }
+            div class="field" {
+                label for="username" { "Username" }
+                input id="username" name="username" type="text" autocomplete="username" required autofocus;
+            }
+            div class="field" {
+                label for="password" { "Password" }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+            }
+            button type="submit" { "Sign in" }
+        }
+    };
+    let cookies: Vec<_> = key.set_cookie().into_iter().cloned().collect();
+    respond(status, &cookies, page("Sign in", None, &body))
+}
+
+/// The sign-in form. Not `Debug`: it holds a password.
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Checks the form and the credentials, ends any sign-in the browser presented (a planted
+/// cookie is never adopted), signs in afresh and sends the browser on to `next`.
+async fn submit(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    Client(client): Client,
+    headers: HeaderMap,
+    form_data: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form_data else {
+        return super::bad_form();
+    };
+    if !form_ok(&app, &headers, ANONYMOUS, &f.csrf) {
+        count_login("csrf");
+        return forbidden_form();
+    }
+    let next = f.next.clone();
+    let request = LoginRequest {
+        username: f.username,
+        password: f.password,
+    };
+    let user = match check_credentials(&app, &headers, request).await {
+        Ok(user) => user,
+        Err(e) if e.status.is_client_error() => {
+            return form(
+                &app,
+                &headers,
+                next.as_deref(),
+                Some(FAILED),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        Err(e) => return failed(&e),
+    };
+    if let Ok(Auth(old)) = &auth {
+        if let Err(e) = credentials::sign_out(&app, old).await {
+            return failed(&e);
+        }
+    }
+    match credentials::sign_in(&app, &user, client).await {
+        Ok(cookies) => {
+            count_login("success");
+            tracing::info!(user_id = %user.id, "signed in (browser)");
+            see_other(target(next.as_deref()), &cookies)
+        }
+        Err(e) => {
+            count_login("error");
+            failed(&e)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the browser's sign-in and clears its cookies. Without a valid sign-in there is
+/// nothing to end, and only the cookies are cleared.
+async fn logout(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    form_data: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    if let Ok(Auth(p)) = auth {
+        let token = form_data.map(|Form(f)| f.csrf).unwrap_or_default();
+        if !form_ok(&app, &headers, p.session.as_str(), &token) {
+            return forbidden_form();
+        }
+        if let Err(e) = credentials::sign_out(&app, &p).await {
+            return failed(&e);
+        }
+        tracing::info!(user_id = %p.user_id, "signed out (browser)");
+    }
+    see_other("/login", &credentials::clear(&app))
+}
+
+fn count_refresh(outcome: &'static str) {
+    metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
+}
+
+/// Rotates the refresh cookie for a new pair and goes back to `next`; on any failure clears
+/// the cookies and goes to the sign-in page. See the module docs for why this is a GET.
+async fn refresh(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = target(q.next.as_deref());
+    let navigates = headers
+        .get("sec-fetch-mode")
+        .is_none_or(|m| m.as_bytes().eq_ignore_ascii_case(b"navigate"));
+    if !navigates {
+        count_refresh("not_navigation");
+        return forbidden_form();
+    }
+    let to_login = || see_other(&login_url(Some(next)), &credentials::clear(&app));
+    let Some(tokens) = app.tokens() else {
+        return to_login();
+    };
+    let Some(hybrid) = tokens.hybrid() else {
+        return to_login();
+    };
+    let Some(Ok(id)) = tokens
+        .refresh_cookie()
+        .find_raw(&headers)
+        .map(SessionId::parse)
+    else {
+        count_refresh("missing");
+        return to_login();
+    };
+    match hybrid.refresh(&id).await {
+        Ok(pair) => {
+            count_refresh("success");
+            see_other(next, &credentials::pair_cookies(tokens, &pair))
+        }
+        Err(AuthError::RefreshReused) => {
+            count_refresh("reused");
+            to_login()
+        }
+        Err(AuthError::UnknownSession | AuthError::SessionExpired) => {
+            count_refresh("invalid");
+            to_login()
+        }
+        Err(e) => {
+            count_refresh("error");
+            failed(&ApiError::from(e))
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `GET /auth/verify`: forward auth for a reverse proxy (nginx `auth_request`, Traefik
+//! ForwardAuth). The auth layer has already checked the credential (session cookie, bearer
+//! token or access-token cookie); this answers with headers and an empty body, and writes
+//! nothing.
+//!
+//! - signed in: 200 with `X-Cloakroom-User` (the username) and `X-Cloakroom-Roles` (the roles,
+//!   comma-separated); with `?role=R`, 403 unless the user has role `R`;
+//! - not signed in: 401, or for a browser (`Accept: text/html`) a 302 to `/login?next=…`,
+//!   where `next` is the original URI (`X-Original-URI` from nginx, `X-Forwarded-Uri` from
+//!   Traefik) if it is a path. In `hybrid` mode the browser goes first to
+//!   `/auth/refresh/browser?next=…`, which sends it back signed in when its refresh cookie still
+//!   works (its access token merely expired) and on to `/login?next=…` otherwise. The
+//!   `Location` is relative, so it resolves against the host the browser asked for; no
+//!   `X-Forwarded-Host` is trusted into it. Every 401 also carries `X-Cloakroom-Sign-In` with
+//!   that same URL, for proxies (nginx) that cannot pass a redirect through.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cloakroom_axum::{ApiError, Auth};
+use http::header::{ACCEPT, LOCATION};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::pages::BROWSER_REFRESH;
+use super::pages::next::{encode, login_url, safe_next};
+use crate::App;
+
+/// The signed-in user's name.
+pub const USER_HEADER: HeaderName = HeaderName::from_static("x-cloakroom-user");
+/// The signed-in user's roles, comma-separated.
+pub const ROLES_HEADER: HeaderName = HeaderName::from_static("x-cloakroom-roles");
+/// Where to sign in, on a 401.
+pub const SIGN_IN_HEADER: HeaderName = HeaderName::from_static("x-cloakroom-sign-in");
+
+pub(crate) fn router() -> Router<App> {
+    Router::new().route("/auth/verify", get(verify))
+}
+
+/// The value of `role=` in the query, if any (the first; no percent-decoding: role names have
+/// no characters that need it).
+fn wanted_role(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("role="))
+        .filter(|r| !r.is_empty())
+}
+
+async fn verify(
+    State(app): State<App>,
+    auth: Result<Auth, ApiError>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let p = match auth {
+        Ok(Auth(p)) => p,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let hybrid = app.tokens().and_then(|t| t.hybrid()).is_some();
+            return unauthenticated(&headers, hybrid);
+        }
+        Err(e) => return e.into_response(),
+    };
+    if let Some(role) = wanted_role(query.as_deref()) {
+        if !p.has_role(role) {
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    let (Ok(user), Ok(roles)) = (
+        HeaderValue::from_bytes(p.username.as_bytes()),
+        HeaderValue::from_str(&p.roles.join(",")),
+    ) else {
+        tracing::error!("a username or role cannot be sent in a header");
+        return ApiError::internal().into_response();
+    };
+    let mut res = StatusCode::OK.into_response();
+    res.headers_mut().insert(USER_HEADER, user);
+    res.headers_mut().insert(ROLES_HEADER, roles);
+    res
+}
+
+fn unauthenticated(headers: &HeaderMap, hybrid: bool) -> Response {
+    let original = headers
+        .get("x-original-uri")
+        .or_else(|| headers.get("x-forwarded-uri"))
+        .and_then(|v| v.to_str().ok());
+    // Only a same-origin path is kept; anything else signs in to the account page.
+    let url = match original.and_then(safe_next) {
+        Some(next) if hybrid => format!("{BROWSER_REFRESH}?next={}", encode(next)),
+        None if hybrid => BROWSER_REFRESH.to_owned(),
+        _ => login_url(original),
+    };
+    let login = HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("/login"));
+    let wants_html = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let status = if wants_html {
+        StatusCode::FOUND
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let mut res = status.into_response();
+    let name = if wants_html { LOCATION } else { SIGN_IN_HEADER };
+    res.headers_mut().insert(name, login);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wanted_role;
+
+    #[test]
+    fn reads_the_role_parameter() {
+        assert_eq!(wanted_role(Some("role=admin")), Some("admin"));
+        assert_eq!(wanted_role(Some("x=1&role=ops")), Some("ops"));
+        assert_eq!(wanted_role(Some("xrole=admin")), None);
+        assert_eq!(wanted_role(Some("role=")), None);
+        assert_eq!(wanted_role(None), None);
+    }
+}
