@@ -92,7 +92,10 @@ async fn run(trials: usize) {
     for _ in 0..trials {
         let tokens = a.http.login_tokens("alice").await;
         for node in [&b, &c] {
-            assert_eq!(node.http.me_bearer_status(&tokens.access).await, StatusCode::OK);
+            assert_eq!(
+                node.http.me_bearer_status(&tokens.access).await,
+                StatusCode::OK
+            );
         }
         let sent = Instant::now();
         let res = a

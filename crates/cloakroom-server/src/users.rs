@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloakroom::auth::SessionManager;
-use cloakroom::clock::{Clock as _, SystemClock};
+use cloakroom::clock::{Clock as _, SystemClock, Timestamp};
 use cloakroom::revocation::{BusMessage, Revocation, RevocationBus, RevocationStore, Revocations};
 use cloakroom::store::StoreError;
 use cloakroom::user::{
@@ -210,17 +210,14 @@ impl UserAdmin {
 
     /// Refuses every access token of `user` issued so far, for as long as one can be valid.
     async fn revoke_tokens(&self, user: &User) -> Result<(), Error> {
-        let entry = |now: cloakroom::clock::Timestamp, horizon: Duration| {
-            Revocation::user(
-                user.id.clone(),
-                now.saturating_add(Duration::from_secs(1)),
-                now.saturating_add(horizon),
-            )
+        let entry = |now: Timestamp, cut: Timestamp, horizon: Duration| {
+            Revocation::user(user.id.clone(), cut, now.saturating_add(horizon).max(cut))
         };
         match &self.tokens {
             Some(TokenRevoker::Live(revocations, horizon)) => {
+                let cut = revocations.next_user_cut(&user.id);
                 revocations
-                    .revoke(entry(revocations.now(), *horizon))
+                    .revoke(entry(revocations.now(), cut, *horizon))
                     .await?;
             }
             Some(TokenRevoker::Stored {
@@ -228,7 +225,27 @@ impl UserAdmin {
                 bus,
                 horizon,
             }) => {
-                let entry = entry(SystemClock.now(), *horizon);
+                // The same rule as `Revocations::next_user_cut`, from the stored list.
+                let now = SystemClock.now();
+                let floor = now.saturating_add(Duration::from_secs(1));
+                let current = store
+                    .load_all(now)
+                    .await?
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Revocation::User {
+                            user_id,
+                            not_before,
+                            ..
+                        } if user_id == user.id => Some(not_before),
+                        _ => None,
+                    })
+                    .max();
+                let cut = match current {
+                    Some(c) if c >= floor => c.saturating_add(Duration::from_secs(1)),
+                    _ => floor,
+                };
+                let entry = entry(now, cut, *horizon);
                 store.add(&entry).await?;
                 if let Some(bus) = bus {
                     bus.publish(&BusMessage::Revoked(entry)).await?;

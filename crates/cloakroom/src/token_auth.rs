@@ -52,8 +52,8 @@ impl Tokens {
     /// Refuses every token of `user_id` issued so far (including this very second).
     async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
         let now = self.issuer.now();
-        let not_before = now.saturating_add(Duration::from_secs(1));
-        let until = self.horizon(now);
+        let not_before = self.revocations.next_user_cut(user_id);
+        let until = self.horizon(now).max(not_before);
         self.revocations
             .revoke(Revocation::user(user_id, not_before, until))
             .await?;

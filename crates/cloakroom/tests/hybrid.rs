@@ -190,6 +190,24 @@ async fn logout_all_ends_every_session_and_a_new_login_works_at_once() {
 }
 
 #[tokio::test]
+async fn a_second_logout_all_in_the_same_second_catches_what_was_issued_after_the_first() {
+    let w = world().await;
+    w.hybrid.logout_all("u-alice").await.unwrap();
+    // Signed in again within the second: the token is dated at the first cut.
+    let between = w.login().await;
+    assert!(w.verify(&between).is_ok());
+    // A second cut in the same second must still refuse it (it once did not: same cut).
+    w.hybrid.logout_all("u-alice").await.unwrap();
+    assert!(w.verify(&between).is_err());
+    let after = w.login().await;
+    assert!(w.verify(&after).is_ok());
+    // The same in jwt mode.
+    let token = w.jwt.login(&alice()).unwrap();
+    w.jwt.logout_all("u-alice").await.unwrap();
+    assert!(w.verifier.verify(token.token.expose_secret()).is_err());
+}
+
+#[tokio::test]
 async fn refresh_tokens_end_with_their_session() {
     let w = world().await;
     let pair = w.login().await;

@@ -89,6 +89,35 @@ impl Revocations {
         self.clock.now()
     }
 
+    /// The not-before for refusing every token of `user_id` issued until now: a second from
+    /// now (`iat` has whole seconds), or one second past the user's current cut-off when that
+    /// is not earlier. Tokens issued since a cut are dated at it, so a second cut within the
+    /// same second must be later still to refuse them too.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cloakroom::clock::{ManualClock, Timestamp};
+    /// use cloakroom::revocation::{MemoryRevocationStore, Revocation, Revocations};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::store::StoreError> {
+    /// let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_000)));
+    /// let r = Revocations::open(Arc::new(MemoryRevocationStore::new()), clock).await?;
+    /// let first = r.next_user_cut("u");
+    /// assert_eq!(first, Timestamp::from_unix(1_001));
+    /// r.revoke(Revocation::user("u", first, Timestamp::from_unix(5_000))).await?;
+    /// assert_eq!(r.next_user_cut("u"), Timestamp::from_unix(1_002));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn next_user_cut(&self, user_id: &str) -> Timestamp {
+        let floor = self.clock.now().saturating_add(Duration::from_secs(1));
+        match self.deny.user_not_before(user_id) {
+            Some(cut) if cut >= floor => cut.saturating_add(Duration::from_secs(1)),
+            _ => floor,
+        }
+    }
+
     /// Revokes: the entry takes effect in this process at once, then is stored, then (with a
     /// bus) published to the other nodes. Stored before published, so that a node that
     /// reloads on hearing news, or on reconnecting, finds it. If storing or publishing fails
