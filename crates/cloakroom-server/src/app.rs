@@ -10,7 +10,8 @@ use cloakroom::auth::{Authenticator, SessionManager};
 use cloakroom::clock::{SharedClock, SystemClock};
 use cloakroom::store::SqliteStore;
 use cloakroom::user::{HashParams, PasswordPolicy};
-use cloakroom_axum::{AuthLayer, CookieConfig};
+use cloakroom::throttle::LoginThrottle;
+use cloakroom_axum::{AuthLayer, CookieConfig, TrustedProxies};
 use http::{HeaderValue, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -45,6 +46,8 @@ struct Inner {
     tokens: Option<TokenService>,
     password_policy: PasswordPolicy,
     metrics: PrometheusHandle,
+    throttle: Arc<dyn LoginThrottle>,
+    proxies: TrustedProxies,
 }
 
 /// Builds an [`App`] from [`Settings`]; tests swap in a manual clock and cheap hashing.
@@ -78,6 +81,7 @@ impl AppBuilder {
         let policy = settings.session_policy()?;
         let secure = settings.public_url_is_https()?;
         let clock: SharedClock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let throttle = crate::login::throttle_for(&settings, clock.clone()).await?;
         let database = stores::open_database(&settings).await?;
         let (store, rotating) = stores::session_stores(&settings, &database);
         let tokens = if settings.mode.uses_tokens() {
@@ -97,6 +101,7 @@ impl AppBuilder {
         };
         let auth = Authenticator::new(sessions, Arc::new(database.clone()), hasher);
         let cookies = CookieConfig::new(settings.session.cookie_name.clone()).secure(secure);
+        let (password_policy, proxies) = (settings.password_policy()?, settings.trusted_proxies()?);
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
@@ -104,8 +109,10 @@ impl AppBuilder {
                 database,
                 cookies,
                 tokens,
-                password_policy: PasswordPolicy::default(),
+                password_policy,
                 metrics: prometheus::handle()?,
+                throttle,
+                proxies,
             }),
         })
     }
@@ -154,6 +161,16 @@ impl App {
     /// The rules passwords follow.
     pub fn password_policy(&self) -> &PasswordPolicy {
         &self.inner.password_policy
+    }
+
+    /// Counts failed sign-ins and locks out ([`crate::login::throttle_for`]).
+    pub fn throttle(&self) -> &Arc<dyn LoginThrottle> {
+        &self.inner.throttle
+    }
+
+    /// The reverse proxies whose forwarding header names the client's address.
+    pub fn proxies(&self) -> &TrustedProxies {
+        &self.inner.proxies
     }
 
     /// The Prometheus recorder's handle.
