@@ -149,7 +149,8 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

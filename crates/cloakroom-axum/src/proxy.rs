@@ -74,7 +74,9 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -192,7 +194,10 @@ fn host_addr(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
     if let Some(rest) = hop.strip_prefix('[') {
         let (inside, _) = rest.split_once(']')?;
-        return inside.parse::<Ipv6Addr>().ok().map(|ip| canonical(ip.into()));
+        return inside
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|ip| canonical(ip.into()));
     }
     if let Ok(ip) = hop.parse::<IpAddr>() {
         return Some(canonical(ip));
@@ -230,7 +235,14 @@ mod tests {
         assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains(ip("203.0.113.1")));
-        for bad in ["", "10.0.0.0/33", "fd00::/129", "example.com", "10.0.0.0/x", "/8"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "fd00::/129",
+            "example.com",
+            "10.0.0.0/x",
+            "/8",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
         }
     }
@@ -239,7 +251,10 @@ mod tests {
     fn untrusted_peers_are_taken_as_they_are() {
         let p = TrustedProxies::default();
         let h = headers("x-forwarded-for", &["1.1.1.1"]);
-        assert_eq!(p.client_addr(&h, Some(ip("192.0.2.1"))), Some(ip("192.0.2.1")));
+        assert_eq!(
+            p.client_addr(&h, Some(ip("192.0.2.1"))),
+            Some(ip("192.0.2.1"))
+        );
         assert_eq!(p.client_addr(&h, None), None);
     }
 
@@ -248,7 +263,10 @@ mod tests {
         let p = TrustedProxies::new(["10.0.0.0/8"], ForwardedHeader::XForwardedFor).unwrap();
         let peer = Some(ip("10.0.0.1"));
         // Two headers count as one list, in order.
-        let h = headers("x-forwarded-for", &["6.6.6.6, 198.51.100.1", "10.0.0.9 , 10.0.0.8"]);
+        let h = headers(
+            "x-forwarded-for",
+            &["6.6.6.6, 198.51.100.1", "10.0.0.9 , 10.0.0.8"],
+        );
         assert_eq!(p.client_addr(&h, peer), Some(ip("198.51.100.1")));
         let h = headers("x-forwarded-for", &["[2001:db8::5]:443, 198.51.100.2:8080"]);
         assert_eq!(p.client_addr(&h, peer), Some(ip("198.51.100.2")));
@@ -267,7 +285,10 @@ mod tests {
         let p = TrustedProxies::new(["10.0.0.1"], ForwardedHeader::XForwardedFor).unwrap();
         let mut h = headers("forwarded", &["for=6.6.6.6"]);
         h.append("x-real-ip", "7.7.7.7".parse().unwrap());
-        assert_eq!(p.client_addr(&h, Some(ip("10.0.0.1"))), Some(ip("10.0.0.1")));
+        assert_eq!(
+            p.client_addr(&h, Some(ip("10.0.0.1"))),
+            Some(ip("10.0.0.1"))
+        );
     }
 
     #[test]

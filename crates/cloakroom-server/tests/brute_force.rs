@@ -43,7 +43,12 @@ async fn locked(http: &Http, user: &str, password: &str) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("a Retry-After of whole seconds");
-    let body = expect_error(res, StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")).await;
+    let body = expect_error(
+        res,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("too_many_attempts"),
+    )
+    .await;
     assert!(!body.to_string().contains(user), "{body}");
     retry
 }
@@ -63,7 +68,11 @@ async fn every_mode_locks_out_after_the_limit_even_for_the_right_password() {
         assert_eq!(locked(&http, "alice", PASSWORD).await, 1, "{mode:?}");
         server.clock.advance(Duration::from_secs(1));
         let res = http.login_response("alice", PASSWORD).await;
-        assert_eq!(res.status(), StatusCode::OK, "{mode:?}: the lockout is over");
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{mode:?}: the lockout is over"
+        );
         server.stop().await;
     }
 }
@@ -107,18 +116,27 @@ async fn success_clears_the_account_but_not_the_address() {
     for _ in 0..4 {
         refused(&two, "alice", WRONG).await;
     }
-    assert_eq!(two.login_response("alice", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        two.login_response("alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
     // Alice's count starts again: four more failures (from elsewhere) and she still gets in.
     for _ in 0..4 {
         refused(&three, "alice", WRONG).await;
     }
-    assert_eq!(three.login_response("alice", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        three.login_response("alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
     // 127.0.0.2 kept its four: one more, at any account, locks the address out, even for
     // an account that has no failures at all.
     refused(&two, "nobody", WRONG).await;
     assert_eq!(locked(&two, "carol", PASSWORD).await, 60);
     // Carol herself is fine from elsewhere.
-    assert_eq!(http.login_response("carol", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        http.login_response("carol", PASSWORD).await.status(),
+        StatusCode::OK
+    );
     server.stop().await;
 }
 
@@ -134,7 +152,10 @@ async fn one_address_guessing_many_accounts_is_locked_out() {
     assert_eq!(locked(&http, "alice", PASSWORD).await, 60);
     // Another address may still sign in as alice.
     let other = from(&http, "127.0.0.9");
-    assert_eq!(other.login_response("alice", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        other.login_response("alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
     server.stop().await;
 }
 

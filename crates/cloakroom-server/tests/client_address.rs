@@ -55,7 +55,10 @@ async fn forged_forwarding_headers_from_an_untrusted_peer_do_not_dodge_the_addre
             ("forwarded", format!("for=198.51.100.{i}")),
             ("x-real-ip", format!("198.51.100.{i}")),
         ];
-        assert_eq!(guess(&http, &format!("user{i}"), &forged).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            guess(&http, &format!("user{i}"), &forged).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let forged = vec![("x-forwarded-for", "203.0.113.200".to_owned())];
     assert_eq!(
@@ -75,7 +78,10 @@ async fn through_a_trusted_proxy_the_client_behind_it_counts() {
     // Five clients behind the proxy, one failure each: none is locked out.
     for i in 0..5 {
         let xff = vec![("x-forwarded-for", format!("203.0.113.{i}"))];
-        assert_eq!(guess(&proxy, &format!("u{i}"), &xff).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            guess(&proxy, &format!("u{i}"), &xff).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let xff = vec![("x-forwarded-for", "203.0.113.99".to_owned())];
     assert_eq!(guess(&proxy, "u99", &xff).await, StatusCode::UNAUTHORIZED);
@@ -83,7 +89,10 @@ async fn through_a_trusted_proxy_the_client_behind_it_counts() {
     // added is what counts, so all five failures land on 198.51.100.9.
     for i in 0..5 {
         let xff = vec![("x-forwarded-for", format!("6.6.6.{i}, 198.51.100.9"))];
-        assert_eq!(guess(&proxy, &format!("v{i}"), &xff).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            guess(&proxy, &format!("v{i}"), &xff).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let res = proxy
         .post("/auth/login")
@@ -92,7 +101,12 @@ async fn through_a_trusted_proxy_the_client_behind_it_counts() {
         .send()
         .await
         .unwrap();
-    expect_error(res, StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")).await;
+    expect_error(
+        res,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("too_many_attempts"),
+    )
+    .await;
     // Alice behind the same proxy, from another client, signs in.
     let res = proxy
         .post("/auth/login")
@@ -118,13 +132,19 @@ async fn only_the_configured_header_is_believed() {
             ("x-real-ip", "198.51.100.5".to_owned()),
             ("x-forwarded-for", format!("203.0.113.{i}")),
         ];
-        assert_eq!(guess(&proxy, &format!("u{i}"), &headers).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            guess(&proxy, &format!("u{i}"), &headers).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let headers = vec![
         ("x-real-ip", "198.51.100.5".to_owned()),
         ("x-forwarded-for", "203.0.113.77".to_owned()),
     ];
-    assert_eq!(guess(&proxy, "u9", &headers).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        guess(&proxy, "u9", &headers).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     server.stop().await;
 }
 

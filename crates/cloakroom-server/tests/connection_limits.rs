@@ -91,7 +91,10 @@ async fn a_client_sending_its_head_byte_by_byte_is_cut_off() {
     }
     let took = start.elapsed();
     assert!(closed, "still open after {took:?}");
-    assert!(took < Duration::from_millis(2500), "closed only after {took:?}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "closed only after {took:?}"
+    );
     healthy(&server).await;
     server.stop().await;
 }
@@ -104,7 +107,10 @@ async fn an_idle_connection_is_closed_after_the_header_timeout() {
     let start = Instant::now();
     let _ = read_all(&mut tcp, Duration::from_secs(5)).await;
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(2500), "closed only after {took:?}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "closed only after {took:?}"
+    );
     server.stop().await;
 }
 
@@ -151,8 +157,14 @@ async fn overlong_bearer_tokens_are_refused_unread() {
         .send()
         .await
         .unwrap();
-    let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
     let body = expect_error(res, StatusCode::UNAUTHORIZED, Some("invalid_token")).await;
     assert!(!body.to_string().contains(&part), "{body}");
     server.stop().await;

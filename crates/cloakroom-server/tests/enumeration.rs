@@ -28,10 +28,16 @@ fn unthrottled(dir: &std::path::Path, mode: Mode) -> Settings {
 
 /// A server with alice (active) and bob (disabled), both with `PASSWORD`.
 async fn server(dir: &std::path::Path, mode: Mode) -> Server {
-    let server = Server::start_full(unthrottled(dir, mode), ManualClock::starting_now(), PARAMS).await;
+    let server =
+        Server::start_full(unthrottled(dir, mode), ManualClock::starting_now(), PARAMS).await;
     server.add_user("alice", &[]).await;
     let bob = server.add_user("bob", &[]).await;
-    let found = server.app.database().set_disabled(&bob.id, true).await.unwrap();
+    let found = server
+        .app
+        .database()
+        .set_disabled(&bob.id, true)
+        .await
+        .unwrap();
     assert!(found);
     server
 }

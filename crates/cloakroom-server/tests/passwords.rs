@@ -39,7 +39,11 @@ async fn length_is_the_only_rule() {
     let emoji = "\u{1F511}".repeat(64);
     add(&server, "emoji", &emoji).await.unwrap();
     let http = server.http();
-    for (user, password) in [("eight", "aaaaaaaa"), ("long", &long[..]), ("emoji", &emoji[..])] {
+    for (user, password) in [
+        ("eight", "aaaaaaaa"),
+        ("long", &long[..]),
+        ("emoji", &emoji[..]),
+    ] {
         let res = http.login_response(user, password).await;
         assert_eq!(res.status(), StatusCode::OK, "{user}");
     }
@@ -124,7 +128,11 @@ async fn overlong_passwords_are_refused_before_hashing() {
     let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("payload_too_large"), "{answer}");
-    assert!(start.elapsed() < hashed.max(Duration::from_millis(500)), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < hashed.max(Duration::from_millis(500)),
+        "{:?}",
+        start.elapsed()
+    );
     // Neither counted as a guess: the right password still gets in.
     let res = http.login_response("alice", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::OK);

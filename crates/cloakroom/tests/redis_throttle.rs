@@ -66,11 +66,17 @@ async fn two_nodes_share_counts_and_success_clears_only_the_account() {
         .await
         .unwrap();
     let from = ip("2001:db8::1");
-    one.record_failure(&Attempt::new("alice", from)).await.unwrap();
-    two.record_failure(&Attempt::new("bob", from)).await.unwrap();
+    one.record_failure(&Attempt::new("alice", from))
+        .await
+        .unwrap();
+    two.record_failure(&Attempt::new("bob", from))
+        .await
+        .unwrap();
     let mine = Attempt::new("carol", from);
     two.record_success(&mine).await.unwrap();
-    one.record_failure(&Attempt::new("dave", from)).await.unwrap();
+    one.record_failure(&Attempt::new("dave", from))
+        .await
+        .unwrap();
     // Three failures from one /64, on two nodes: the address is locked on both.
     assert_eq!(locked_for(two.check(&mine).await), Some(1));
     assert_eq!(
@@ -78,7 +84,10 @@ async fn two_nodes_share_counts_and_success_clears_only_the_account() {
         Some(1)
     );
     // The accounts alone are not.
-    assert_eq!(locked_for(one.check(&Attempt::new("alice", None)).await), None);
+    assert_eq!(
+        locked_for(one.check(&Attempt::new("alice", None)).await),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,9 +136,16 @@ async fn keys_are_namespaced_expire_and_hold_no_username() {
         .unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
     for key in &keys {
-        assert!(key.starts_with(&format!("{}:throttle:", ns.name())), "{key}");
+        assert!(
+            key.starts_with(&format!("{}:throttle:", ns.name())),
+            "{key}"
+        );
         assert!(!key.to_lowercase().contains("alice"), "{key}");
-        let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         assert!((1..=60_000).contains(&ttl), "{key} has TTL {ttl}");
     }
 }

@@ -99,7 +99,10 @@ impl Settings {
             return Err(invalid("password.min_length", "must be between 8 and 64"));
         }
         if !(MUST_ALLOW_CHARS * 4..=MAX_PASSWORD_BYTES).contains(&p.max_bytes) {
-            return Err(invalid("password.max_bytes", "must be between 256 and 4096"));
+            return Err(invalid(
+                "password.max_bytes",
+                "must be between 256 and 4096",
+            ));
         }
         Ok(PasswordPolicy {
             min_chars: p.min_length,

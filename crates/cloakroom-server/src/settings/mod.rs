@@ -6,6 +6,8 @@
 //! message that names the key instead of being ignored.
 
 mod checks;
+#[cfg(test)]
+mod hardening_tests;
 mod jwt;
 mod limits;
 mod load;

@@ -150,7 +150,10 @@ fn make_room(map: &mut HashMap<Subject, Entry, RandomState>, now: Timestamp) {
     if map.len() < before {
         return;
     }
-    let soonest = map.iter().min_by_key(|(_, e)| e.expires_at).map(|(k, _)| *k);
+    let soonest = map
+        .iter()
+        .min_by_key(|(_, e)| e.expires_at)
+        .map(|(k, _)| *k);
     if let Some(k) = soonest {
         map.remove(&k);
     }
@@ -250,7 +253,10 @@ mod tests {
         t.record_failure(&Attempt::new("e", ip)).await.unwrap();
         assert_eq!(retry_after(t.check(&mine).await), Some(60));
         // The same account from elsewhere is fine.
-        assert_eq!(retry_after(t.check(&Attempt::new("mine", None)).await), None);
+        assert_eq!(
+            retry_after(t.check(&Attempt::new("mine", None)).await),
+            None
+        );
     }
 
     #[tokio::test]
