@@ -1,7 +1,7 @@
 //! Signing in with a password, the one way every sign-in path does it (the JSON API in every
-//! mode, and the HTML form): the throttle first, so that a locked-out flood costs no argon2;
-//! then the password's length, before any hashing; then the credentials; then the outcome,
-//! counted against the account and the client address.
+//! mode, and the HTML form): the password's length, before any hashing; the throttle, so that
+//! a locked-out flood costs no argon2 (it counts the attempt against the account and the
+//! client address in advance); then the credentials; a success clears the account's count.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -101,18 +101,20 @@ impl App {
         password: &Password,
         client: Option<IpAddr>,
     ) -> Result<User, LoginError> {
+        // Checked before the throttle: an overlong password tests nothing, so it costs no count.
+        let max = self.password_policy().max_bytes;
+        if password.expose_secret().len() > max {
+            return Err(LoginError::PasswordTooLong { max });
+        }
         let throttle = self.throttle();
         let attempt = Attempt::new(username, client);
+        // Counts the attempt as a failure in advance, so parallel guesses cannot slip past.
         match throttle.check(&attempt).await {
             Ok(()) => {}
             Err(ThrottleError::Locked { retry_after }) => {
                 return Err(LoginError::TooManyAttempts { retry_after });
             }
             Err(e) => return Err(LoginError::Throttle(e)),
-        }
-        let max = self.password_policy().max_bytes;
-        if password.expose_secret().len() > max {
-            return Err(LoginError::PasswordTooLong { max });
         }
         match self
             .authenticator()
@@ -125,14 +127,13 @@ impl App {
                 }
                 Ok(user)
             }
-            Err(AuthError::InvalidCredentials) => {
-                if let Err(e) = throttle.record_failure(&attempt).await {
-                    // The answer is a refusal anyway; the lost count is worth a loud line.
-                    tracing::error!(error = %e, "could not count a failed sign-in");
+            Err(AuthError::InvalidCredentials) => Err(LoginError::InvalidCredentials),
+            Err(e) => {
+                if let Err(e) = throttle.release(&attempt).await {
+                    tracing::warn!(error = %e, "could not release a sign-in attempt");
                 }
-                Err(LoginError::InvalidCredentials)
+                Err(LoginError::Auth(e))
             }
-            Err(e) => Err(LoginError::Auth(e)),
         }
     }
 }

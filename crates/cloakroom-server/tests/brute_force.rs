@@ -198,3 +198,43 @@ async fn locked_out_guesses_cost_no_password_hash() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_parallel_guesses_gets_no_more_than_the_limit_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    // Slow enough hashing that the whole burst is in flight before the first answer.
+    let params = HashParams {
+        m_cost: 4 * 1024,
+        t_cost: 2,
+        p_cost: 1,
+    };
+    let server = Server::start_full(
+        settings_in(dir.path(), Mode::Hybrid),
+        ManualClock::starting_now(),
+        params,
+    )
+    .await;
+    server.add_user("alice", &[]).await;
+    let http = server.http();
+    let guesses: Vec<_> = (0..40)
+        .map(|i| {
+            let http = http.clone();
+            tokio::spawn(async move {
+                http.login_response("alice", &format!("guess number {i}"))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let (mut checked, mut throttled) = (0, 0);
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!((checked, throttled), (5, 35));
+    assert_eq!(locked(&http, "alice", PASSWORD).await, 60);
+    server.stop().await;
+}

@@ -1,5 +1,5 @@
 //! The Redis sign-in throttle against the real Redis at 127.0.0.1:6379: lockouts that really
-//! expire, counts shared by two nodes, and failures that racing nodes never lose.
+//! expire, counts shared by two nodes, and racing attempts that never pass the limit.
 
 #[path = "redis_store/support.rs"]
 mod support;
@@ -40,23 +40,20 @@ async fn lockouts_start_at_the_limit_double_and_expire() {
         .await
         .expect("connect");
     let a = Attempt::new("alice", ip("192.0.2.1"));
-    for _ in 0..2 {
-        t.record_failure(&a).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(locked_for(t.check(&a).await), None);
     }
-    assert_eq!(locked_for(t.check(&a).await), None);
-    t.record_failure(&a).await.unwrap();
     assert_eq!(locked_for(t.check(&a).await), Some(1));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(locked_for(t.check(&a).await), None, "the lockout expired");
-    t.record_failure(&a).await.unwrap();
     assert_eq!(locked_for(t.check(&a).await), Some(2), "doubled");
-    t.record_failure(&a).await.unwrap();
-    t.record_failure(&a).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(locked_for(t.check(&a).await), None);
     assert_eq!(locked_for(t.check(&a).await), Some(4), "capped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_share_counts_and_success_clears_only_the_account() {
+async fn two_nodes_share_counts_and_success_gives_back_only_its_attempt() {
     let Some(url) = redis_url() else { return };
     let ns = Namespace::new();
     let one = RedisThrottle::connect(url, ns.name(), policy())
@@ -66,55 +63,56 @@ async fn two_nodes_share_counts_and_success_clears_only_the_account() {
         .await
         .unwrap();
     let from = ip("2001:db8::1");
-    one.record_failure(&Attempt::new("alice", from))
-        .await
-        .unwrap();
-    two.record_failure(&Attempt::new("bob", from))
-        .await
-        .unwrap();
+    one.check(&Attempt::new("alice", from)).await.unwrap();
+    two.check(&Attempt::new("bob", from)).await.unwrap();
+    // The third attempt from the /64 locks it, on both nodes, until it turns out right.
     let mine = Attempt::new("carol", from);
+    one.check(&mine).await.unwrap();
+    let elsewhere = Attempt::new("x", ip("2001:db8::ffff"));
+    assert_eq!(locked_for(two.check(&elsewhere).await), Some(1));
     two.record_success(&mine).await.unwrap();
-    one.record_failure(&Attempt::new("dave", from))
-        .await
-        .unwrap();
-    // Three failures from one /64, on two nodes: the address is locked on both.
+    // Back to two: the next attempt passes and locks again.
+    assert_eq!(locked_for(one.check(&elsewhere).await), None);
     assert_eq!(locked_for(two.check(&mine).await), Some(1));
-    assert_eq!(
-        locked_for(one.check(&Attempt::new("x", ip("2001:db8::ffff"))).await),
-        Some(1)
-    );
-    // The accounts alone are not.
+    // The accounts alone are not locked.
     assert_eq!(
         locked_for(one.check(&Attempt::new("alice", None)).await),
         None
     );
+    // A released attempt is not counted at all.
+    let dave = Attempt::new("dave", None);
+    for _ in 0..10 {
+        one.check(&dave).await.unwrap();
+        two.release(&dave).await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_failures_are_all_counted() {
+async fn racing_attempts_never_pass_the_limit() {
     let Some(url) = redis_url() else { return };
     let ns = Namespace::new();
     let policy = ThrottlePolicy {
-        max_failures: 40,
+        max_failures: 10,
         ..policy()
     };
-    let t = RedisThrottle::connect(url, ns.name(), policy)
+    let one = RedisThrottle::connect(url, ns.name(), policy)
+        .await
+        .unwrap();
+    let two = RedisThrottle::connect(url, ns.name(), policy)
         .await
         .unwrap();
     let mut tasks = Vec::new();
-    for _ in 0..39 {
-        let t = t.clone();
+    for i in 0..60 {
+        let t = if i % 2 == 0 { one.clone() } else { two.clone() };
         tasks.push(tokio::spawn(async move {
-            t.record_failure(&Attempt::new("alice", None)).await
+            t.check(&Attempt::new("alice", None)).await.is_ok()
         }));
     }
+    let mut passed = 0;
     for task in tasks {
-        task.await.unwrap().unwrap();
+        passed += usize::from(task.await.unwrap());
     }
-    let a = Attempt::new("alice", None);
-    assert_eq!(locked_for(t.check(&a).await), None, "39 of 40");
-    t.record_failure(&a).await.unwrap();
-    assert_eq!(locked_for(t.check(&a).await), Some(1), "the 40th locks");
+    assert_eq!(passed, 10, "exactly the limit got through");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +122,7 @@ async fn keys_are_namespaced_expire_and_hold_no_username() {
     let t = RedisThrottle::connect(url, ns.name(), policy())
         .await
         .unwrap();
-    t.record_failure(&Attempt::new("alice", ip("192.0.2.9")))
+    t.check(&Attempt::new("alice", ip("192.0.2.9")))
         .await
         .unwrap();
     let client = redis::Client::open(url).unwrap();

@@ -108,15 +108,17 @@ impl Inner {
 
     /// How long `subject` is still locked out, if it is.
     fn locked_for(&self, subject: &Subject, now: Timestamp) -> Option<Duration> {
-        let map = lock(self.shard(subject));
-        let entry = map.get(subject)?;
-        (entry.expires_at > now && entry.locked_until > now)
-            .then(|| entry.locked_until.since(now).max(Duration::from_secs(1)))
+        locked_for(lock(self.shard(subject)).get(subject), now)
     }
 
-    fn fail(&self, subject: Subject, now: Timestamp) {
+    /// Refuses if `subject` is locked out; otherwise counts a failure, under the shard's lock,
+    /// so that two attempts cannot both see the count below the limit.
+    fn begin(&self, subject: Subject, now: Timestamp) -> Result<(), Duration> {
         let policy = &self.policy;
         let mut map = lock(self.shard(&subject));
+        if let Some(wait) = locked_for(map.get(&subject), now) {
+            return Err(wait);
+        }
         if !map.contains_key(&subject) && map.len() >= self.per_shard {
             make_room(&mut map, now);
         }
@@ -136,11 +138,32 @@ impl Inner {
                 .expires_at
                 .max(entry.locked_until.saturating_add(policy.window));
         }
+        Ok(())
+    }
+
+    /// Takes back one counted attempt, and the lockout it set. (A lockout in force refuses
+    /// every attempt, so any lockout present was set by an attempt counted since it began.)
+    fn give_back(&self, subject: &Subject, now: Timestamp) {
+        let mut map = lock(self.shard(subject));
+        let Some(entry) = map.get_mut(subject) else {
+            return;
+        };
+        entry.failures = entry.failures.saturating_sub(1);
+        entry.locked_until = entry.locked_until.min(now);
+        if entry.failures == 0 || entry.expires_at <= now {
+            map.remove(subject);
+        }
     }
 
     fn forget(&self, subject: &Subject) {
         lock(self.shard(subject)).remove(subject);
     }
+}
+
+fn locked_for(entry: Option<&Entry>, now: Timestamp) -> Option<Duration> {
+    let entry = entry?;
+    (entry.expires_at > now && entry.locked_until > now)
+        .then(|| entry.locked_until.since(now).max(Duration::from_secs(1)))
 }
 
 /// Drops the expired entries of a full shard, or failing that the one that expires soonest.
@@ -162,27 +185,43 @@ fn make_room(map: &mut HashMap<Subject, Entry, RandomState>, now: Timestamp) {
 #[async_trait::async_trait]
 impl LoginThrottle for MemoryThrottle {
     async fn check(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        let now = self.inner.clock.now();
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        // The longer of the two lockouts, for an honest Retry-After.
         let longest = attempt
             .subjects()
-            .filter_map(|s| self.inner.locked_for(&s, now))
+            .filter_map(|s| inner.locked_for(&s, now))
             .max();
-        match longest {
-            Some(retry_after) => Err(ThrottleError::Locked { retry_after }),
-            None => Ok(()),
+        if let Some(retry_after) = longest {
+            return Err(ThrottleError::Locked { retry_after });
         }
-    }
-
-    async fn record_failure(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        let now = self.inner.clock.now();
-        for subject in attempt.subjects() {
-            self.inner.fail(subject, now);
+        let account = attempt.account();
+        inner
+            .begin(account, now)
+            .map_err(|retry_after| ThrottleError::Locked { retry_after })?;
+        if let Some(address) = attempt.address_subject() {
+            if let Err(retry_after) = inner.begin(address, now) {
+                inner.give_back(&account, now);
+                return Err(ThrottleError::Locked { retry_after });
+            }
         }
         Ok(())
     }
 
     async fn record_success(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
+        let now = self.inner.clock.now();
         self.inner.forget(&attempt.account());
+        if let Some(address) = attempt.address_subject() {
+            self.inner.give_back(&address, now);
+        }
+        Ok(())
+    }
+
+    async fn release(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
+        let now = self.inner.clock.now();
+        for subject in attempt.subjects() {
+            self.inner.give_back(&subject, now);
+        }
         Ok(())
     }
 }
@@ -209,20 +248,17 @@ mod tests {
         let clock = ManualClock::starting_now();
         let t = throttle(&clock);
         let a = Attempt::new("alice", Some("192.0.2.1".parse().unwrap()));
-        for _ in 0..4 {
-            t.record_failure(&a).await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(retry_after(t.check(&a).await), None);
         }
-        assert_eq!(retry_after(t.check(&a).await), None);
-        t.record_failure(&a).await.unwrap();
         assert_eq!(retry_after(t.check(&a).await), Some(60));
         clock.advance(Duration::from_secs(59));
         assert_eq!(retry_after(t.check(&a).await), Some(1));
         clock.advance(Duration::from_secs(1));
-        assert_eq!(retry_after(t.check(&a).await), None);
-        t.record_failure(&a).await.unwrap();
+        assert_eq!(retry_after(t.check(&a).await), None, "the sixth attempt");
         assert_eq!(retry_after(t.check(&a).await), Some(120));
         clock.advance(Duration::from_secs(120));
-        t.record_failure(&a).await.unwrap();
+        assert_eq!(retry_after(t.check(&a).await), None);
         assert_eq!(retry_after(t.check(&a).await), Some(240));
     }
 
@@ -232,31 +268,83 @@ mod tests {
         let t = throttle(&clock);
         let a = Attempt::new("alice", None);
         for _ in 0..4 {
-            t.record_failure(&a).await.unwrap();
+            t.check(&a).await.unwrap();
         }
         clock.advance(Duration::from_secs(15 * 60));
-        t.record_failure(&a).await.unwrap();
+        t.check(&a).await.unwrap();
         assert_eq!(retry_after(t.check(&a).await), None);
     }
 
     #[tokio::test]
-    async fn success_clears_the_account_but_not_the_address() {
+    async fn success_clears_the_account_and_gives_back_only_its_own_attempt() {
         let clock = ManualClock::starting_now();
         let t = throttle(&clock);
         let ip = Some("192.0.2.1".parse().unwrap());
         for name in ["a", "b", "c", "d"] {
-            t.record_failure(&Attempt::new(name, ip)).await.unwrap();
+            t.check(&Attempt::new(name, ip)).await.unwrap();
         }
+        // The fifth attempt from the address locks it, until it turns out right.
         let mine = Attempt::new("mine", ip);
+        t.check(&mine).await.unwrap();
+        assert_eq!(retry_after(t.check(&Attempt::new("x", ip)).await), Some(60));
         t.record_success(&mine).await.unwrap();
-        // The address has four failures; the fifth, at any account, locks it out.
-        t.record_failure(&Attempt::new("e", ip)).await.unwrap();
+        // Back to four: one more failure, at any account, locks the address out again.
+        t.check(&Attempt::new("e", ip)).await.unwrap();
         assert_eq!(retry_after(t.check(&mine).await), Some(60));
         // The same account from elsewhere is fine.
         assert_eq!(
             retry_after(t.check(&Attempt::new("mine", None)).await),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_locked_address_takes_back_the_account_count() {
+        let clock = ManualClock::starting_now();
+        let t = throttle(&clock);
+        let ip = Some("192.0.2.1".parse().unwrap());
+        for name in ["a", "b", "c", "d", "e"] {
+            t.check(&Attempt::new(name, ip)).await.unwrap();
+        }
+        // Refused for the address: alice's account is not charged for it.
+        for _ in 0..10 {
+            assert!(t.check(&Attempt::new("alice", ip)).await.is_err());
+        }
+        for _ in 0..5 {
+            assert_eq!(
+                retry_after(t.check(&Attempt::new("alice", None)).await),
+                None
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn released_attempts_do_not_count() {
+        let clock = ManualClock::starting_now();
+        let t = throttle(&clock);
+        let a = Attempt::new("alice", Some("192.0.2.1".parse().unwrap()));
+        for _ in 0..20 {
+            t.check(&a).await.unwrap();
+            t.release(&a).await.unwrap();
+        }
+        assert!(t.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_attempts_never_pass_the_limit() {
+        let clock = ManualClock::starting_now();
+        let t = throttle(&clock);
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let t = t.clone();
+                tokio::spawn(async move { t.check(&Attempt::new("alice", None)).await.is_ok() })
+            })
+            .collect();
+        let mut passed = 0;
+        for task in tasks {
+            passed += usize::from(task.await.unwrap());
+        }
+        assert_eq!(passed, 5);
     }
 
     #[tokio::test]
@@ -267,7 +355,7 @@ mod tests {
         for i in 0..(cap * 5) {
             let ip = std::net::Ipv4Addr::from(u32::try_from(i).unwrap());
             let a = Attempt::new(&format!("user{i}"), Some(ip.into()));
-            t.record_failure(&a).await.unwrap();
+            t.check(&a).await.unwrap();
         }
         assert!(t.len() <= cap, "{} entries, capacity {cap}", t.len());
     }

@@ -3,10 +3,14 @@
 //! failure, up to a cap.
 //!
 //! The throttle is asked **before** the password is verified ([`LoginThrottle::check`]), so a
-//! locked-out flood costs no argon2 at all; the outcome is recorded afterwards
-//! ([`LoginThrottle::record_failure`], [`LoginThrottle::record_success`]). A success clears
-//! the account's count, never the address's: signing in to one's own account must not wipe
-//! the record of guesses the same address made at others.
+//! locked-out flood costs no argon2 at all. That same call counts the attempt as a failure in
+//! advance, atomically: a burst of parallel guesses cannot all pass the check before the first
+//! of them is counted, so no more than `max_failures` guesses are ever verified per lockout. A
+//! wrong password then needs nothing more; the right one calls
+//! [`LoginThrottle::record_success`], which clears the account's count and takes this attempt
+//! back from the address's (never more: signing in to one's own account must not wipe the
+//! record of guesses the same address made at others). An attempt whose password was never
+//! checked (the user store failed) is given back with [`LoginThrottle::release`].
 //!
 //! Two implementations: [`MemoryThrottle`] for one process (bounded, lock-striped, entries
 //! expire), and `RedisThrottle` (feature `redis`) for many nodes sharing one Redis.
@@ -19,8 +23,7 @@
 //! let throttle = MemoryThrottle::new(ThrottlePolicy::default(), 10_000);
 //! let attempt = Attempt::new("alice", Some("203.0.113.7".parse().unwrap()));
 //! for _ in 0..5 {
-//!     throttle.check(&attempt).await.unwrap();
-//!     throttle.record_failure(&attempt).await.unwrap(); // a wrong password
+//!     throttle.check(&attempt).await.unwrap(); // counted; then a wrong password
 //! }
 //! assert!(matches!(throttle.check(&attempt).await, Err(ThrottleError::Locked { .. })));
 //! # }
@@ -62,14 +65,16 @@ pub enum ThrottleError {
 /// API and the HTML form), so that neither is a way around the other.
 #[async_trait::async_trait]
 pub trait LoginThrottle: Send + Sync + fmt::Debug + 'static {
-    /// Whether `attempt` may be checked at all: [`ThrottleError::Locked`] while its account
-    /// or its address is locked out. Call before verifying the password.
+    /// Call before verifying the password. [`ThrottleError::Locked`] while the account or the
+    /// address is locked out (nothing is counted then); otherwise counts the attempt against
+    /// both as a failure, atomically, locking either out when it reaches the limit.
     async fn check(&self, attempt: &Attempt) -> Result<(), ThrottleError>;
 
-    /// Counts a failed sign-in against the account and the address; locks either out when it
-    /// reaches the limit.
-    async fn record_failure(&self, attempt: &Attempt) -> Result<(), ThrottleError>;
-
-    /// Clears the account's count after a successful sign-in (the address's stays).
+    /// After the right password: clears the account's count, and takes this attempt back from
+    /// the address's count (the address's earlier failures stay).
     async fn record_success(&self, attempt: &Attempt) -> Result<(), ThrottleError>;
+
+    /// Takes back an attempt that [`check`](Self::check) counted but whose password was never
+    /// verified (the user store failed, say).
+    async fn release(&self, attempt: &Attempt) -> Result<(), ThrottleError>;
 }

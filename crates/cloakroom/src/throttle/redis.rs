@@ -17,14 +17,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// KEYS: pairs of (counter, lock marker), one pair per subject. ARGV: max failures, window,
-/// first lockout, longest lockout (ms). For each subject: count the failure (the counter's TTL
-/// is the window, set with the first failure); from the limit on, set the lock marker with the
-/// lockout (doubled per failure past the limit, capped) as its TTL, and keep the counter at
-/// least `window` past the lockout's end. Returns the counts.
-const RECORD_FAILURE: &str = r"
+/// first lockout, longest lockout (ms). If any subject is locked out, returns the longest time
+/// left (ms) and counts nothing. Otherwise, for each subject: count the attempt (the counter's
+/// TTL is the window, set with the first failure); from the limit on, set the lock marker with
+/// the lockout (doubled per failure past the limit, capped) as its TTL, and keep the counter at
+/// least `window` past the lockout's end. Returns 0.
+const BEGIN: &str = r"
+local wait = 0
+for i = 2, #KEYS, 2 do
+  local t = redis.call('PTTL', KEYS[i])
+  if t == -1 then t = 1000 end
+  if t > wait then wait = t end
+end
+if wait > 0 then return wait end
 local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local first, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
-local counts = {}
 for i = 1, #KEYS, 2 do
   local n = redis.call('INCR', KEYS[i])
   if n == 1 or redis.call('PTTL', KEYS[i]) < 0 then
@@ -42,19 +49,35 @@ for i = 1, #KEYS, 2 do
       redis.call('PEXPIRE', KEYS[i], lock + window)
     end
   end
-  counts[#counts + 1] = n
 end
-return counts
+return 0
+";
+
+/// KEYS: pairs of (counter, lock marker). ARGV: how many leading pairs to clear outright (the
+/// account, after a success). The other pairs give one counted attempt back, and the lockout it
+/// set: a lockout in force refuses every attempt, so any present was set since it began.
+const RELEASE: &str = r"
+local clear = tonumber(ARGV[1])
+for i = 1, #KEYS, 2 do
+  if (i + 1) / 2 <= clear then
+    redis.call('DEL', KEYS[i])
+  elseif redis.call('EXISTS', KEYS[i]) == 1 and redis.call('DECR', KEYS[i]) <= 0 then
+    redis.call('DEL', KEYS[i])
+  end
+  redis.call('DEL', KEYS[i + 1])
+end
+return 0
 ";
 
 /// A [`LoginThrottle`] in Redis, for many nodes: a guess counts wherever it lands.
 ///
 /// Keys, under the namespace `{ns}`, for a subject `a:{sha-256 of the lowercased username}` or
-/// `i:{address}`: `{ns}:throttle:{subject}:n`, the failure count (expires `window` after the
-/// first failure, or `window` after the lockout ends), and `{ns}:throttle:{subject}:lock`,
-/// present while locked out (its TTL is the time left). Recording a failure is one script
-/// (`INCR`, `PEXPIRE`, `SET PX`, atomic for all subjects), checking is one pipelined pair of
-/// `PTTL`s, a success one `DEL`. Expiry is Redis's own, in milliseconds.
+/// `i:{address}`: `{ns}:throttle:{subject}:n`, the count (expires `window` after the first
+/// failure, or `window` after the lockout ends), and `{ns}:throttle:{subject}:lock`, present
+/// while locked out (its TTL is the time left). Checking and counting is one script (`PTTL`,
+/// `INCR`, `PEXPIRE`, `SET PX`), atomic for both subjects, so racing nodes can neither lose a
+/// count nor let more than the limit through; a success or a release is one more script.
+/// Expiry is Redis's own, in milliseconds.
 ///
 /// A Redis that cannot be reached makes every check fail with
 /// [`ThrottleError::Store`]: sign-ins fail closed.
@@ -63,7 +86,8 @@ pub struct RedisThrottle {
     conn: ConnectionManager,
     prefix: Arc<str>,
     policy: ThrottlePolicy,
-    script: Arc<Script>,
+    begin: Arc<Script>,
+    release: Arc<Script>,
 }
 
 impl fmt::Debug for RedisThrottle {
@@ -109,13 +133,16 @@ impl RedisThrottle {
         let mut conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(unavailable)?;
-        let script = Script::new(RECORD_FAILURE);
-        script.load_async(&mut conn).await.map_err(backend)?;
+        let (begin, release) = (Script::new(BEGIN), Script::new(RELEASE));
+        for script in [&begin, &release] {
+            script.load_async(&mut conn).await.map_err(backend)?;
+        }
         Ok(Self {
             conn,
             prefix: format!("{namespace}:throttle:").into(),
             policy,
-            script: Arc::new(script),
+            begin: Arc::new(begin),
+            release: Arc::new(release),
         })
     }
 
@@ -155,31 +182,31 @@ fn from_redis(e: redis::RedisError) -> ThrottleError {
     ThrottleError::Store(store)
 }
 
+impl RedisThrottle {
+    /// Gives back the attempt of `subjects`, clearing the first `clear` of them outright.
+    async fn give_back(
+        &self,
+        subjects: impl Iterator<Item = Subject>,
+        clear: usize,
+    ) -> Result<(), ThrottleError> {
+        let mut invocation = self.release.prepare_invoke();
+        for s in subjects {
+            invocation.key(self.counter(&s)).key(self.lock_marker(&s));
+        }
+        invocation.arg(clear);
+        let mut conn = self.conn.clone();
+        let _: i64 = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl LoginThrottle for RedisThrottle {
     async fn check(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        let mut pipe = redis::pipe();
-        for s in attempt.subjects() {
-            pipe.cmd("PTTL").arg(self.lock_marker(&s));
-        }
-        let mut conn = self.conn.clone();
-        let ttls: Vec<i64> = pipe.query_async(&mut conn).await.map_err(from_redis)?;
-        // -2: no marker, -1: a marker without a TTL, which this code never writes.
-        match ttls.into_iter().max() {
-            Some(ms) if ms > 0 || ms == -1 => {
-                let ms = u64::try_from(ms).unwrap_or(1000);
-                // Rounded up to whole seconds, as Retry-After carries them.
-                let secs = ms.div_ceil(1000).max(1);
-                Err(ThrottleError::Locked {
-                    retry_after: Duration::from_secs(secs),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    async fn record_failure(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        let mut invocation = self.script.prepare_invoke();
+        let mut invocation = self.begin.prepare_invoke();
         for s in attempt.subjects() {
             invocation.key(self.counter(&s)).key(self.lock_marker(&s));
         }
@@ -190,21 +217,24 @@ impl LoginThrottle for RedisThrottle {
             .arg(ms(p.lockout))
             .arg(ms(p.max_lockout));
         let mut conn = self.conn.clone();
-        let _counts: Vec<i64> = invocation
+        let wait_ms: i64 = invocation
             .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
-        Ok(())
+        match u64::try_from(wait_ms) {
+            // Rounded up to whole seconds, as Retry-After carries them.
+            Ok(ms) if ms > 0 => Err(ThrottleError::Locked {
+                retry_after: Duration::from_secs(ms.div_ceil(1000).max(1)),
+            }),
+            _ => Ok(()),
+        }
     }
 
     async fn record_success(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        let account = attempt.account();
-        let mut conn = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(self.counter(&account))
-            .arg(self.lock_marker(&account))
-            .exec_async(&mut conn)
-            .await
-            .map_err(from_redis)
+        self.give_back(attempt.subjects(), 1).await
+    }
+
+    async fn release(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
+        self.give_back(attempt.subjects(), 0).await
     }
 }

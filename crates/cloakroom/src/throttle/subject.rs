@@ -55,6 +55,11 @@ impl Attempt {
         Subject::Account(self.account)
     }
 
+    /// The address as a subject, if known.
+    pub(crate) fn address_subject(&self) -> Option<Subject> {
+        self.address.map(Subject::Address)
+    }
+
     /// The account, then the address if known.
     pub(crate) fn subjects(&self) -> impl Iterator<Item = Subject> + '_ {
         std::iter::once(self.account()).chain(self.address.map(Subject::Address))
