@@ -111,7 +111,7 @@ async fn login(
 }
 
 /// What every mode's sign-in checks first: a same-site request, then
-/// [`App::sign_in`] (throttle, password length, credentials). Counts the failures; the caller
+/// [`App::sign_in`] (password length, throttle, credentials). Counts the failures; the caller
 /// counts the outcome of what follows.
 pub(super) async fn check_credentials(
     app: &App,
