@@ -6,7 +6,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use cloakroom::auth::AuthError;
 use cloakroom::store::StoreError;
-use http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -33,6 +33,8 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// A `WWW-Authenticate` challenge to send with a 401.
     challenge: Option<String>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -53,7 +55,30 @@ impl ApiError {
             code,
             message: message.into(),
             challenge: None,
+            retry_after: None,
         }
+    }
+
+    /// The seconds of its `Retry-After` header, if it has one.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// The same error, telling the client to wait `wait` (at least a second) before retrying.
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait.as_secs().max(1));
+        self
+    }
+
+    /// 429 `too_many_attempts` with `Retry-After`: too many failed sign-ins for the account or
+    /// the client address. Says nothing about whether the account exists.
+    pub fn too_many_attempts(wait: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed sign-ins; try again later",
+        )
+        .with_retry_after(wait)
     }
 
     /// The same error with a `WWW-Authenticate` challenge, e.g. `Bearer`.
@@ -127,6 +152,10 @@ impl IntoResponse for ApiError {
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
             res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

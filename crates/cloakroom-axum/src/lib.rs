@@ -33,15 +33,17 @@ mod csrf;
 mod error;
 mod extract;
 mod layer;
+mod proxy;
 #[cfg(feature = "jwt")]
 mod token;
 
-pub use client::client_info;
+pub use client::{client_info, client_info_via};
 pub use cookie::{CookieConfig, SessionCookie};
 pub use csrf::is_cross_site;
 pub use error::ApiError;
 pub use extract::{Auth, CurrentSession, Sessions};
 pub use layer::{AuthLayer, AuthService, AuthState};
+pub use proxy::{Cidr, ForwardedHeader, InvalidCidr, TrustedProxies};
 #[cfg(feature = "jwt")]
 pub use token::TokenAuth;
 

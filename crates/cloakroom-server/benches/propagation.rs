@@ -12,7 +12,7 @@
 //! moment its 204 arrived, to the 401 on each other node.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod common;
 
 use std::time::{Duration, Instant};

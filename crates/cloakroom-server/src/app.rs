@@ -8,8 +8,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware as mw;
 use cloakroom::auth::{Authenticator, SessionManager};
 use cloakroom::clock::{SharedClock, SystemClock};
+use cloakroom::throttle::LoginThrottle;
 use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
-use cloakroom_axum::{AuthLayer, CookieConfig};
+use cloakroom_axum::{AuthLayer, CookieConfig, TrustedProxies};
 use http::{HeaderValue, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -46,6 +47,8 @@ struct Inner {
     tokens: Option<TokenService>,
     password_policy: PasswordPolicy,
     metrics: PrometheusHandle,
+    throttle: Arc<dyn LoginThrottle>,
+    proxies: TrustedProxies,
 }
 
 /// Builds an [`App`] from [`Settings`]; tests swap in a manual clock and cheap hashing.
@@ -79,6 +82,7 @@ impl AppBuilder {
         let policy = settings.session_policy()?;
         let secure = settings.public_url_is_https()?;
         let clock: SharedClock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let throttle = crate::login::throttle_for(&settings, clock.clone()).await?;
         let stores = Stores::open(&settings, clock.clone()).await?;
         let tokens = if settings.mode.uses_tokens() {
             Some(TokenService::open(&settings, &stores, clock.clone()).await?)
@@ -98,6 +102,7 @@ impl AppBuilder {
         let users = stores.database.users();
         let auth = Authenticator::new(sessions, users.clone(), hasher);
         let cookies = CookieConfig::new(settings.session.cookie_name.clone()).secure(secure);
+        let (password_policy, proxies) = (settings.password_policy()?, settings.trusted_proxies()?);
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
@@ -106,8 +111,10 @@ impl AppBuilder {
                 users,
                 cookies,
                 tokens,
-                password_policy: PasswordPolicy::default(),
+                password_policy,
                 metrics: prometheus::handle()?,
+                throttle,
+                proxies,
             }),
         })
     }
@@ -166,6 +173,16 @@ impl App {
     /// The rules passwords follow.
     pub fn password_policy(&self) -> &PasswordPolicy {
         &self.inner.password_policy
+    }
+
+    /// Counts failed sign-ins and locks out ([`crate::login::throttle_for`]).
+    pub fn throttle(&self) -> &Arc<dyn LoginThrottle> {
+        &self.inner.throttle
+    }
+
+    /// The reverse proxies whose forwarding header names the client's address.
+    pub fn proxies(&self) -> &TrustedProxies {
+        &self.inner.proxies
     }
 
     /// The Prometheus recorder's handle.

@@ -26,24 +26,27 @@ mod error;
 mod json;
 mod key_tasks;
 pub mod logging;
+pub mod login;
 mod middleware;
 pub mod prometheus;
 mod purge;
 mod routes;
+mod serve;
 pub mod settings;
 mod stores;
 pub mod tokens;
 pub mod users;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 pub use app::{App, AppBuilder, MAX_BODY_BYTES};
 pub use error::Error;
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight
-/// and returns. Meanwhile, in the background: ended sessions and expired revocations are
-/// purged, and in the token modes the keys are maintained and reloaded.
+/// and returns. Connections are bounded by the `[limits]` settings: how many at once, how long
+/// a request's head may take to arrive, how large it may be. Meanwhile, in the background:
+/// ended sessions and expired revocations are purged, and in the token modes the keys are
+/// maintained and reloaded.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: App,
@@ -51,14 +54,8 @@ pub async fn run(
 ) -> Result<(), Error> {
     let purge = tokio::spawn(purge::every_interval(app.clone()));
     let keys = tokio::spawn(key_tasks::every_interval(app.clone()));
-    let service = app
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve);
+    serve::serve(listener, app.router(), &app.settings().limits, shutdown).await;
     purge.abort();
     keys.abort();
-    served
+    Ok(())
 }

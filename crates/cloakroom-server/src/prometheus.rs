@@ -18,6 +18,8 @@ pub const REFRESHES: &str = "cloakroom_refreshes_total";
 pub const AUTHENTICATIONS: &str = "cloakroom_authentications_total";
 /// Sessions that have not ended, computed when scraped.
 pub const ACTIVE_SESSIONS: &str = "cloakroom_active_sessions";
+/// Connections answered 503 because `limits.max_connections` were open.
+pub const CONNECTIONS_REFUSED: &str = "cloakroom_connections_refused_total";
 /// Request latency, by `method`, matched `route` and `status`.
 pub const REQUEST_DURATION: &str = "cloakroom_http_request_duration_seconds";
 
@@ -53,6 +55,10 @@ fn describe() {
         "Requests that presented a session cookie or an access token, by outcome"
     );
     metrics::describe_gauge!(ACTIVE_SESSIONS, "Sessions that have not ended");
+    metrics::describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections refused because the connection limit was reached"
+    );
     metrics::describe_histogram!(
         REQUEST_DURATION,
         metrics::Unit::Seconds,

@@ -10,7 +10,8 @@
 //!   [`SessionStore`](session::SessionStore) trait;
 //! - [`store`]: the stores (`memory`, `sqlite`) and their shared error;
 //! - [`user`]: users, the [`UserStore`](user::UserStore) trait, argon2id password hashing;
-//! - [`auth`]: the facade the modes meet in: log in, authenticate, log out.
+//! - [`auth`]: the facade the modes meet in: log in, authenticate, log out;
+//! - [`throttle`]: failed sign-ins counted per account and address, and lockouts.
 //!
 //! ```
 //! use cloakroom::auth::SessionManager;
@@ -42,6 +43,7 @@ pub mod random;
 pub mod revocation;
 pub mod session;
 pub mod store;
+pub mod throttle;
 #[cfg(feature = "jwt")]
 pub mod token;
 #[cfg(feature = "jwt")]

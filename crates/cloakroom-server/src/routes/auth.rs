@@ -5,8 +5,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use cloakroom::auth::{AuthError, AuthMethod};
-use cloakroom::session::SessionUser;
+use cloakroom::auth::AuthMethod;
+use cloakroom::session::{ClientInfo, SessionUser};
 use cloakroom::user::{Password, User};
 use cloakroom_axum::{ApiError, Auth, SessionCookie, Sessions, is_cross_site};
 use http::{HeaderMap, StatusCode};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Client, not_in_mode};
 use crate::App;
 use crate::json::Json;
+use crate::login::LoginError;
 use crate::prometheus::LOGINS;
 use crate::settings::Mode;
 
@@ -86,7 +87,7 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = check_credentials(&app, &headers, body).await?;
+    let user = check_credentials(&app, &headers, &client, body).await?;
     let session_user = SessionUser {
         id: user.id.clone(),
         name: user.username.to_string(),
@@ -109,11 +110,13 @@ async fn login(
     ))
 }
 
-/// What every mode's sign-in checks first: a same-site request, a password of sane length, and
-/// the credentials. Counts the failures; the caller counts the outcome of what follows.
+/// What every mode's sign-in checks first: a same-site request, then
+/// [`App::sign_in`] (password length, throttle, credentials). Counts the failures; the caller
+/// counts the outcome of what follows.
 pub(super) async fn check_credentials(
     app: &App,
     headers: &HeaderMap,
+    client: &ClientInfo,
     body: LoginRequest,
 ) -> Result<User, ApiError> {
     // Login CSRF: another site must not sign the browser in to an account of its choosing.
@@ -123,35 +126,21 @@ pub(super) async fn check_credentials(
         return Err(ApiError::cross_site());
     }
     let password = Password::new(body.password);
-    // Checked before hashing, so that a huge password costs nothing.
-    let max = app.password_policy().max_bytes;
-    if password.expose_secret().len() > max {
-        count_login("rejected");
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "password_too_long",
-            format!("passwords are at most {max} bytes long"),
-        ));
-    }
-    match app
-        .authenticator()
-        .verify_credentials(&body.username, &password)
+    app.sign_in(&body.username, &password, client.ip)
         .await
-    {
-        Ok(user) => Ok(user),
-        Err(e) => {
-            let invalid = matches!(e, AuthError::InvalidCredentials);
-            count_login(if invalid {
-                "invalid_credentials"
-            } else {
-                "error"
-            });
-            if invalid {
-                tracing::info!("sign-in refused: invalid credentials");
+        .map_err(|e| {
+            count_login(e.outcome());
+            match &e {
+                LoginError::InvalidCredentials => {
+                    tracing::info!("sign-in refused: invalid credentials");
+                }
+                LoginError::TooManyAttempts { .. } => {
+                    tracing::info!("sign-in refused: too many failed attempts");
+                }
+                _ => {}
             }
-            Err(e.into())
-        }
-    }
+            ApiError::from(e)
+        })
 }
 
 async fn me(Auth(p): Auth) -> axum::Json<MeResponse> {

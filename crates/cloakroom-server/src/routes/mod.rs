@@ -15,10 +15,11 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use cloakroom::session::ClientInfo;
-use cloakroom_axum::{ApiError, client_info};
+use cloakroom_axum::{ApiError, client_info_via};
 use http::StatusCode;
 use http::request::Parts;
 
+use crate::App;
 use crate::settings::Mode;
 
 /// 404 for every path no route matches.
@@ -39,19 +40,21 @@ pub(crate) fn not_in_mode(mode: Mode, what: &str) -> ApiError {
     )
 }
 
-/// The client a request came from (user agent, peer address), for the list of sessions.
+/// The client a request came from (user agent, address), for the list of sessions and the
+/// sign-in throttle. The address is the TCP peer's, or what a trusted proxy reports
+/// (`trusted_proxies`).
 #[derive(Debug, Clone)]
 pub(crate) struct Client(pub(crate) ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<App> for Client {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         // Absent when the router is served without connect info (e.g. in unit tests).
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        Ok(Self(client_info(&parts.headers, peer)))
+        Ok(Self(client_info_via(&parts.headers, peer, app.proxies())))
     }
 }

@@ -88,7 +88,7 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = service(&app)?;
-    let user = check_credentials(&app, &headers, body).await?;
+    let user = check_credentials(&app, &headers, &client, body).await?;
     let subject = SessionUser {
         id: user.id.clone(),
         name: user.username.to_string(),

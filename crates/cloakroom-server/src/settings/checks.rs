@@ -26,6 +26,9 @@ impl Settings {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| invalid("log.filter", &e.to_string()))?;
+        self.check_login()?;
+        self.check_limits()?;
+        self.trusted_proxies()?;
         self.check_jwt()
     }
 

@@ -7,8 +7,13 @@
 
 mod backends;
 mod checks;
+#[cfg(test)]
+mod hardening_tests;
 mod jwt;
+mod limits;
 mod load;
+mod login;
+mod proxies;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +26,9 @@ use serde::{Deserialize, Serialize};
 
 pub use backends::{PostgresSettings, RedisSettings};
 pub use jwt::JwtSettings;
+pub use limits::LimitSettings;
+pub use login::{LoginSettings, PasswordSettings};
+pub use proxies::ForwardedHeaderName;
 
 /// The prefix of the environment variables that set settings.
 pub const ENV_PREFIX: &str = "CLOAKROOM_";
@@ -158,6 +166,18 @@ pub struct Settings {
     pub postgres: PostgresSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Failed sign-ins: how many, in what window, and the lockouts.
+    pub login: LoginSettings,
+    /// What passwords must be.
+    pub password: PasswordSettings,
+    /// Connections and request heads: how many, how slow, how large.
+    pub limits: LimitSettings,
+    /// Reverse proxies (addresses or CIDR ranges) whose `forwarded_header` is believed.
+    /// Default none: the client's address is the TCP peer's.
+    #[serde(deserialize_with = "proxies::list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies report the client's address in. Default `x-forwarded-for`.
+    pub forwarded_header: ForwardedHeaderName,
     /// Hashes passwords with the cheapest argon2 parameters instead of OWASP's. For the
     /// test-suite only: passwords hashed this way are cheap to crack.
     #[doc(hidden)]
@@ -218,6 +238,11 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             postgres: PostgresSettings::default(),
             log: LogSettings::default(),
+            login: LoginSettings::default(),
+            password: PasswordSettings::default(),
+            limits: LimitSettings::default(),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeaderName::default(),
             insecure_fast_hashing_for_tests: false,
         }
     }

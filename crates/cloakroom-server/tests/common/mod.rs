@@ -53,9 +53,14 @@ impl Server {
     }
 
     pub async fn start_with_clock(settings: Settings, clock: ManualClock) -> Self {
+        Self::start_full(settings, clock, HashParams::INSECURE_FAST_FOR_TESTS).await
+    }
+
+    /// A server hashing with `params` (e.g. costly enough for timing to be measurable).
+    pub async fn start_full(settings: Settings, clock: ManualClock, params: HashParams) -> Self {
         let app = App::builder(settings)
             .clock(Arc::new(clock.clone()))
-            .hash_params(HashParams::INSECURE_FAST_FOR_TESTS)
+            .hash_params(params)
             .build()
             .await
             .expect("app builds");

@@ -37,6 +37,8 @@ use crate::settings::Mode;
 
 /// The one message for every failed sign-in.
 const FAILED: &str = "Invalid username or password.";
+/// The page's message during a lockout (`Retry-After` says for how long).
+const LOCKED: &str = "Too many failed sign-ins. Wait a few minutes, then try again.";
 
 pub(super) fn router(mode: Mode) -> Router<App> {
     let router = Router::new()
@@ -136,8 +138,22 @@ async fn submit(
         username: f.username,
         password: f.password,
     };
-    let user = match check_credentials(&app, &headers, request).await {
+    let user = match check_credentials(&app, &headers, &client, request).await {
         Ok(user) => user,
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+            let mut page = form(
+                &app,
+                &headers,
+                next.as_deref(),
+                Some(LOCKED),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Some(secs) = e.retry_after() {
+                page.headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
+            return page;
+        }
         Err(e) if e.status.is_client_error() => {
             return form(
                 &app,

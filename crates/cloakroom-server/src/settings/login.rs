@@ -1,0 +1,121 @@
+//! The `[login]` table (failed sign-ins and lockouts) and the `[password]` table (what new
+//! passwords must be).
+
+use std::time::Duration;
+
+use cloakroom::throttle::{PolicyError, ThrottlePolicy};
+use cloakroom::user::PasswordPolicy;
+use serde::{Deserialize, Serialize};
+
+use super::Settings;
+use super::checks::invalid;
+use crate::error::Error;
+
+/// Every password of up to this many characters must be accepted (NIST SP 800-63B), so
+/// neither bound may get in its way.
+const MUST_ALLOW_CHARS: usize = 64;
+/// The most bytes `password.max_bytes` may allow: well inside the 16 KiB body limit.
+const MAX_PASSWORD_BYTES: usize = 4096;
+
+/// The `[login]` table: failed sign-ins are counted per account and per client address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginSettings {
+    /// Failures allowed in `window` before the account or address is locked out. Default 5.
+    pub max_failures: u32,
+    /// How long failures are counted together. Default 15m.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// The first lockout; each further failure doubles it. Default 1m.
+    #[serde(with = "humantime_serde")]
+    pub lockout: Duration,
+    /// The longest lockout. Default 1h.
+    #[serde(with = "humantime_serde")]
+    pub max_lockout: Duration,
+    /// The most accounts and addresses the in-memory throttle keeps track of. Default 100000.
+    pub max_tracked: usize,
+}
+
+/// The `[password]` table: length rules only, no composition rules (NIST SP 800-63B).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    /// The fewest characters a new password has. Default 8; 8 to 64.
+    pub min_length: usize,
+    /// The most bytes a password has, checked before hashing (so a huge one costs nothing).
+    /// Default 1024; 256 (64 four-byte characters) to 4096.
+    pub max_bytes: usize,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        let p = ThrottlePolicy::default();
+        Self {
+            max_failures: p.max_failures,
+            window: p.window,
+            lockout: p.lockout,
+            max_lockout: p.max_lockout,
+            max_tracked: 100_000,
+        }
+    }
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        let p = PasswordPolicy::default();
+        Self {
+            min_length: p.min_chars,
+            max_bytes: p.max_bytes,
+        }
+    }
+}
+
+impl Settings {
+    /// The sign-in throttle's policy.
+    pub fn throttle_policy(&self) -> Result<ThrottlePolicy, Error> {
+        let l = &self.login;
+        let policy = ThrottlePolicy {
+            max_failures: l.max_failures,
+            window: l.window,
+            lockout: l.lockout,
+            max_lockout: l.max_lockout,
+        };
+        policy.validate().map_err(|e| {
+            let key = match e {
+                PolicyError::NoFailuresAllowed => "login.max_failures",
+                PolicyError::TooShort("window") => "login.window",
+                PolicyError::TooShort("lockout") => "login.lockout",
+                _ => "login.max_lockout",
+            };
+            invalid(key, &e.to_string())
+        })?;
+        Ok(policy)
+    }
+
+    /// The rules new passwords follow, and the bound checked at sign-in.
+    pub fn password_policy(&self) -> Result<PasswordPolicy, Error> {
+        let p = &self.password;
+        if !(8..=MUST_ALLOW_CHARS).contains(&p.min_length) {
+            return Err(invalid("password.min_length", "must be between 8 and 64"));
+        }
+        if !(MUST_ALLOW_CHARS * 4..=MAX_PASSWORD_BYTES).contains(&p.max_bytes) {
+            return Err(invalid(
+                "password.max_bytes",
+                "must be between 256 and 4096",
+            ));
+        }
+        Ok(PasswordPolicy {
+            min_chars: p.min_length,
+            max_bytes: p.max_bytes,
+        })
+    }
+
+    /// Checks the `[login]` and `[password]` tables.
+    pub(super) fn check_login(&self) -> Result<(), Error> {
+        self.throttle_policy()?;
+        if self.login.max_tracked < 1000 {
+            return Err(invalid("login.max_tracked", "must be at least 1000"));
+        }
+        self.password_policy().map(drop)
+    }
+}
