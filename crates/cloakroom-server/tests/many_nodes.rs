@@ -264,3 +264,35 @@ async fn session_mode_on_redis_with_a_near_cache_logs_out_everywhere_at_once() {
     drop(nodes);
     drop_schema(&shared);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_counted_across_nodes() {
+    if !services_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let shared = unique_name("throttle");
+    let redis = OwnRedis::start(dir.path());
+    let url = redis.url();
+    let extra = "mode = \"hybrid\"\n[login]\nmax_failures = 3";
+    let config = write_config(dir.path(), "node", &shared, &url, extra);
+    add_user(dir.path(), &config, "alice", PASSWORD);
+    let nodes = [
+        Node::start(dir.path(), &config).await,
+        Node::start(dir.path(), &config).await,
+        Node::start(dir.path(), &config).await,
+    ];
+    // One wrong guess on each node: three in all, the limit.
+    for node in &nodes {
+        let res = node.http.login_response("alice", "not the password").await;
+        expect_error(res, StatusCode::UNAUTHORIZED, Some("invalid_credentials")).await;
+    }
+    // Every node now refuses, even the right password, without checking it.
+    for node in &nodes {
+        let res = node.http.login_response("alice", PASSWORD).await;
+        assert!(res.headers().contains_key("retry-after"));
+        expect_error(res, StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")).await;
+    }
+    drop(nodes);
+    drop_schema(&shared);
+}
