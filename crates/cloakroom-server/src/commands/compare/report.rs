@@ -162,7 +162,7 @@ impl Report {
             ("Logout on node A → 401 on node B, median ms (less is better)", |m| {
                 let p = &m.logout_propagation;
                 match p.p50_ms {
-                    _ if p.timed_out > 0 => Some((p.wait_ms, format!("> {}", ms(p.wait_ms)))),
+                    _ if p.timed_out > 0 => Some((p.wait_ms, format!("&gt; {}", ms(p.wait_ms)))),
                     Some(v) => Some((v, ms(v))),
                     None => None,
                 }
