@@ -143,8 +143,5 @@ async fn main() {
         p(&loaded, 0.99),
         signed_in as f64 / seconds as f64
     );
-    println!(
-        "p99 ratio: {:.2}",
-        p(&loaded, 0.99) / p(&quiet, 0.99)
-    );
+    println!("p99 ratio: {:.2}", p(&loaded, 0.99) / p(&quiet, 0.99));
 }

@@ -38,7 +38,10 @@ fn prints_every_row_with_numbers_and_writes_the_chart() {
         .lines()
         .find(|l| l.starts_with("| criterion"))
         .unwrap_or_else(|| panic!("no table in {stdout}"));
-    assert_eq!(header, "| criterion (the explainer's winner) | session | jwt | hybrid |");
+    assert_eq!(
+        header,
+        "| criterion (the explainer's winner) | session | jwt | hybrid |"
+    );
     for row in [
         "Performance (JWT): checking a request in-process",
         "Performance (JWT): `GET /auth/me` over HTTP",
@@ -60,7 +63,10 @@ fn prints_every_row_with_numbers_and_writes_the_chart() {
     let svg = std::fs::read_to_string(out.join("compare.svg")).expect("the chart");
     assert!(svg.starts_with("<svg"), "{svg}");
     for mode in ["session", "jwt", "hybrid"] {
-        assert!(svg.contains(&format!(">{mode}</text>")), "{mode} in the chart");
+        assert!(
+            svg.contains(&format!(">{mode}</text>")),
+            "{mode} in the chart"
+        );
     }
     assert!(svg.contains("requests per second"));
 }

@@ -171,6 +171,8 @@ async fn redis_bytes(url: &str, n: usize) {
 
 #[cfg(not(feature = "redis"))]
 async fn redis_bytes(_url: &str, _n: usize) {
-    eprintln!("--redis needs the `redis` feature: cargo run --features redis --example session_memory");
+    eprintln!(
+        "--redis needs the `redis` feature: cargo run --features redis --example session_memory"
+    );
     std::process::exit(2);
 }

@@ -195,10 +195,7 @@ fn a_cached_token_dies_with_its_key_removed_from_the_ring() {
     server.verify(&token).unwrap();
     let next = Key::from_stored(&StoredKey::generate(Algorithm::EdDSA, at(T0)).unwrap()).unwrap();
     server.ring.replace(KeySet::new(next));
-    assert!(matches!(
-        server.verify(&token),
-        Err(TokenError::UnknownKid)
-    ));
+    assert!(matches!(server.verify(&token), Err(TokenError::UnknownKid)));
     assert!(!server.verifier.verified_cache().unwrap().contains(&token));
 }
 
@@ -215,10 +212,7 @@ fn a_cached_token_dies_with_its_key_retired() {
     server.verify(&token).unwrap();
     assert!(server.verifier.verified_cache().unwrap().contains(&token));
     server.clock.set(at(T0 + 60));
-    assert!(matches!(
-        server.verify(&token),
-        Err(TokenError::KeyRetired)
-    ));
+    assert!(matches!(server.verify(&token), Err(TokenError::KeyRetired)));
 }
 
 #[test]

@@ -172,9 +172,7 @@ pub(crate) async fn throughput(
     let mut latencies = Vec::new();
     let mut errors = 0;
     for task in tasks {
-        let (l, e) = task
-            .await
-            .map_err(|e| CompareError::Task(e.to_string()))?;
+        let (l, e) = task.await.map_err(|e| CompareError::Task(e.to_string()))?;
         latencies.extend(l);
         errors += e;
     }

@@ -168,7 +168,10 @@ async fn compare_mode(
     }
     let a = Node::start(settings.clone()).await?;
     let b = Node::start(settings.clone()).await?;
-    let username = format!("compare-{}", URL_SAFE_NO_PAD.encode(cloakroom::random::bytes::<6>()?));
+    let username = format!(
+        "compare-{}",
+        URL_SAFE_NO_PAD.encode(cloakroom::random::bytes::<6>()?)
+    );
     let password = URL_SAFE_NO_PAD.encode(cloakroom::random::bytes::<18>()?);
     a.app
         .user_admin()

@@ -51,7 +51,8 @@ impl Node {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.map_err(|e| CompareError::Task(e.to_string()))??;
+            task.await
+                .map_err(|e| CompareError::Task(e.to_string()))??;
         }
         Ok(())
     }

@@ -153,23 +153,41 @@ impl Report {
         const BAR_MAX: f64 = 460.0;
         type Value = fn(&ModeResult) -> Option<(f64, String)>;
         let panels: [(&str, Value); 4] = [
-            ("GET /auth/me over HTTP, requests per second (more is better)", |m| {
-                Some((m.throughput.per_second, format!("{:.0}/s", m.throughput.per_second)))
-            }),
-            ("Checking a repeated request in-process, µs (less is better)", |m| {
-                Some((m.verification.repeat_us, us(m.verification.repeat_us)))
-            }),
-            ("Logout on node A → 401 on node B, median ms (less is better)", |m| {
-                let p = &m.logout_propagation;
-                match p.p50_ms {
-                    _ if p.timed_out > 0 => Some((p.wait_ms, format!("&gt; {}", ms(p.wait_ms)))),
-                    Some(v) => Some((v, ms(v))),
-                    None => None,
-                }
-            }),
-            ("Credential sent with every request, bytes (less is better)", |m| {
-                Some((m.credential_bytes as f64, format!("{} B", m.credential_bytes)))
-            }),
+            (
+                "GET /auth/me over HTTP, requests per second (more is better)",
+                |m| {
+                    Some((
+                        m.throughput.per_second,
+                        format!("{:.0}/s", m.throughput.per_second),
+                    ))
+                },
+            ),
+            (
+                "Checking a repeated request in-process, µs (less is better)",
+                |m| Some((m.verification.repeat_us, us(m.verification.repeat_us))),
+            ),
+            (
+                "Logout on node A → 401 on node B, median ms (less is better)",
+                |m| {
+                    let p = &m.logout_propagation;
+                    match p.p50_ms {
+                        _ if p.timed_out > 0 => {
+                            Some((p.wait_ms, format!("&gt; {}", ms(p.wait_ms))))
+                        }
+                        Some(v) => Some((v, ms(v))),
+                        None => None,
+                    }
+                },
+            ),
+            (
+                "Credential sent with every request, bytes (less is better)",
+                |m| {
+                    Some((
+                        m.credential_bytes as f64,
+                        format!("{} B", m.credential_bytes),
+                    ))
+                },
+            ),
         ];
         let height = PANEL * panels.len() as f64 + 20.0;
         let mut svg = format!(
@@ -193,12 +211,7 @@ impl Report {
                 .max(f64::MIN_POSITIVE);
             for (j, (m, v)) in self.modes.iter().zip(&values).enumerate() {
                 let y = top + 12.0 + 26.0 * j as f64;
-                let _ = writeln!(
-                    svg,
-                    "<text x=\"10\" y=\"{}\">{}</text>",
-                    y + 14.0,
-                    m.mode
-                );
+                let _ = writeln!(svg, "<text x=\"10\" y=\"{}\">{}</text>", y + 14.0, m.mode);
                 let (len, text) = match v {
                     Some((v, text)) => ((v / max * BAR_MAX).max(1.0), text.clone()),
                     None => (0.0, "n/a".to_owned()),
@@ -232,7 +245,10 @@ mod tests {
             p50_ms: Some(1.0),
             p99_ms: Some(2.0),
         };
-        assert_eq!(logout_cell(&p), "1.00 ms / 2.00 ms; still accepted after 3.0 s");
+        assert_eq!(
+            logout_cell(&p),
+            "1.00 ms / 2.00 ms; still accepted after 3.0 s"
+        );
         let none = Propagation {
             samples_ms: Vec::new(),
             p50_ms: None,
