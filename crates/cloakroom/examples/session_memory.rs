@@ -14,7 +14,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use cloakroom::clock::Timestamp;
+use cloakroom::clock::{Clock as _, SystemClock};
 use cloakroom::session::{
     ClientInfo, SessionData, SessionHandle, SessionId, SessionRecord, SessionStore, SessionUser,
 };
@@ -30,7 +30,8 @@ fn record(i: usize) -> SessionRecord {
     } else {
         &["user"]
     };
-    let now = Timestamp::from_unix(1_700_000_000 + i as i64);
+    // Now: a store that keys expiry off the clock (Redis) must keep them.
+    let now = SystemClock.now();
     SessionRecord {
         handle: SessionHandle::generate().expect("random"),
         user: SessionUser::new(
