@@ -48,7 +48,8 @@ pub struct JwtSettings {
     /// database (`cloakroom keys rotate`, `cloakroom user remove`).
     #[serde(with = "humantime_serde")]
     pub reload_interval: Duration,
-    /// How many verified access tokens to remember (10 000 by default, about 1 KiB each), so
+    /// How many verified access tokens to remember (10 000 by default; an entry holds a
+    /// token's claims), so
     /// that a token presented again skips its signature check; the keys, the clock and the
     /// deny-list are still checked on every request. 0 turns the cache off.
     pub verified_cache: usize,

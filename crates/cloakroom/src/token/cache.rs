@@ -21,8 +21,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::AccessClaims;
 
-/// Verified tokens a [`TokenVerifier`](super::TokenVerifier) remembers by default: about
-/// 1 KiB each (the claims and the cache's own bookkeeping), so 10 000 tokens take ~10 MiB.
+/// Verified tokens a [`TokenVerifier`](super::TokenVerifier) remembers by default. An entry is
+/// the token's parsed claims (no more than the token's own size, at most 8 KiB), its `kid`,
+/// and the cache's bookkeeping.
 pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
 
 /// The SHA-256 of a token string: what the cache is keyed by.
