@@ -49,9 +49,8 @@ pub struct JwtSettings {
     #[serde(with = "humantime_serde")]
     pub reload_interval: Duration,
     /// How many verified access tokens to remember (10 000 by default; an entry holds a
-    /// token's claims), so
-    /// that a token presented again skips its signature check; the keys, the clock and the
-    /// deny-list are still checked on every request. 0 turns the cache off.
+    /// token's claims), so that a token presented again skips its signature check; the keys,
+    /// the clock and the deny-list are still checked on every request. 0 turns the cache off.
     pub verified_cache: usize,
 }
 
