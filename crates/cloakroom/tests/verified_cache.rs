@@ -50,7 +50,7 @@ fn can_be_turned_off() {
     let token = server.token();
     verifier.verify(&token).unwrap();
     verifier.verify(&token).unwrap();
-    let small = server.verifier.clone().with_verified_cache(3);
+    let small = server.verifier.with_verified_cache(3);
     assert_eq!(small.verified_cache().map(|c| c.capacity()), Some(3));
 }
 
@@ -314,6 +314,6 @@ fn clones_share_the_cache_and_threads_agree() {
     }
     assert_eq!(server.verifier.verified_cache().unwrap().len(), 20);
     // A verifier built separately has a cache of its own.
-    let fresh = TokenVerifier::new(server.ring.clone(), Validation::new(ISS, AUD));
+    let fresh = TokenVerifier::new(server.ring, Validation::new(ISS, AUD));
     assert!(fresh.verified_cache().unwrap().is_empty());
 }

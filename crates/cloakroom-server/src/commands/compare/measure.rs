@@ -99,7 +99,7 @@ pub(crate) async fn round_trips(
     requests: u32,
 ) -> Result<f64, CompareError> {
     let counting = Arc::new(Counting::new(app.sessions().store().clone()));
-    let sessions = SessionManager::from_shared(counting.clone(), app.sessions().policy().clone());
+    let sessions = SessionManager::from_shared(counting.clone(), *app.sessions().policy());
     for _ in 0..requests {
         match (mode, app.tokens()) {
             (Mode::Session, _) | (_, None) => {
