@@ -38,6 +38,8 @@ pub enum Command {
     /// Looks into access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Measures the three modes side by side on this machine and prints the verdict table.
+    Compare(crate::commands::compare::CompareArgs),
 }
 
 /// `cloakroom keys …`.
@@ -109,7 +111,9 @@ impl Cli {
     pub fn overrides(&self) -> Overrides {
         let (listen, mode) = match &self.command {
             Command::Serve(args) => (args.listen, args.mode),
-            Command::User(_) | Command::Keys(_) | Command::Token(_) => (None, None),
+            Command::User(_) | Command::Keys(_) | Command::Token(_) | Command::Compare(_) => {
+                (None, None)
+            }
         };
         Overrides {
             listen,

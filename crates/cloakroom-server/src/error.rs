@@ -122,6 +122,15 @@ pub enum Error {
     /// Hashing the password failed.
     #[error("cannot hash the password")]
     Hash(#[from] PasswordError),
+    /// `cloakroom compare` could not finish.
+    #[error("the comparison failed")]
+    Compare(#[source] Box<crate::commands::compare::CompareError>),
+}
+
+impl From<crate::commands::compare::CompareError> for Error {
+    fn from(e: crate::commands::compare::CompareError) -> Self {
+        Self::Compare(Box::new(e))
+    }
 }
 
 impl Error {

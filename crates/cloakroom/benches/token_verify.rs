@@ -1,6 +1,7 @@
 //! Token verification, the hot path of `jwt` and `hybrid` modes: everything a request pays for
 //! (size, shape, header, key lookup, signature, claims, deny-list), per algorithm, and the
-//! deny-list lookup alone.
+//! deny-list lookup alone; and with the verified-token cache, a token seen for the first time
+//! (full verification, plus hashing and inserting it) against one presented again.
 //!
 //! ```text
 //! cargo bench -p cloakroom --features jwt --bench token_verify               # aws-lc-rs
@@ -17,7 +18,7 @@ use cloakroom::token::{
     Algorithm, Backend, Key, KeyRing, KeySet, StoredKey, TokenIssuer, TokenSubject, TokenVerifier,
     Validation,
 };
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 const ISS: &str = "https://auth.example";
 const AUD: &str = "cloakroom";
@@ -78,8 +79,10 @@ fn verify(c: &mut Criterion) {
             let stored = StoredKey::generate(alg, SystemClock.now()).unwrap();
             let ring = KeyRing::new(KeySet::new(Key::from_stored(&stored).unwrap()));
             let issuer = TokenIssuer::new(ring.clone(), ISS, AUD, Duration::from_secs(3600));
-            let verifier =
-                TokenVerifier::new(ring, Validation::new(ISS, AUD)).with_deny_list(deny.clone());
+            // The full verification every time: without the verified-token cache.
+            let verifier = TokenVerifier::new(ring, Validation::new(ISS, AUD))
+                .with_deny_list(deny.clone())
+                .with_verified_cache(0);
             let token = issuer.issue(&subject()).unwrap().token;
             let token = token.expose_secret().to_owned();
             assert!(verifier.verify(&token).is_ok());
@@ -90,6 +93,39 @@ fn verify(c: &mut Criterion) {
         group.finish();
     }
     select(Backend::AwsLcRs);
+}
+
+/// The verified-token cache (default size): `first_sight` verifies a token never seen before
+/// (issued in the untimed setup, so the cache fills and then evicts, as under real traffic);
+/// `repeat` presents the same token again.
+fn cached(c: &mut Criterion) {
+    let deny = deny_list();
+    let mut group = c.benchmark_group("verified_cache");
+    for alg in [Algorithm::Hs256, Algorithm::EdDSA, Algorithm::Es256] {
+        let stored = StoredKey::generate(alg, SystemClock.now()).unwrap();
+        let ring = KeyRing::new(KeySet::new(Key::from_stored(&stored).unwrap()));
+        let issuer = TokenIssuer::new(ring.clone(), ISS, AUD, Duration::from_secs(3600));
+        let verifier =
+            TokenVerifier::new(ring, Validation::new(ISS, AUD)).with_deny_list(deny.clone());
+        let issue = || {
+            let token = issuer.issue(&subject()).unwrap().token;
+            token.expose_secret().to_owned()
+        };
+        group.bench_function(format!("first_sight/{}", alg.as_str()), |b| {
+            b.iter_batched(
+                issue,
+                |token| verifier.verify(black_box(&token)),
+                BatchSize::SmallInput,
+            )
+        });
+        let token = issue();
+        assert!(verifier.verify(&token).is_ok());
+        assert!(verifier.verified_cache().unwrap().contains(&token));
+        group.bench_function(format!("repeat/{}", alg.as_str()), |b| {
+            b.iter(|| verifier.verify(black_box(&token)))
+        });
+    }
+    group.finish();
 }
 
 fn deny_list_lookup(c: &mut Criterion) {
@@ -126,6 +162,6 @@ criterion_group! {
         .sample_size(60)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = verify, deny_list_lookup
+    targets = verify, cached, deny_list_lookup
 }
 criterion_main!(benches);

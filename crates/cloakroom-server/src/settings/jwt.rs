@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cloakroom::session::SessionPolicy;
-use cloakroom::token::{Algorithm, KeyPolicy, Validation};
+use cloakroom::token::{Algorithm, DEFAULT_VERIFIED_CACHE, KeyPolicy, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::{Mode, Settings};
@@ -17,6 +17,8 @@ const JWT_ACCESS_TTL: Duration = Duration::from_secs(3600);
 /// The longest access-token lifetime accepted: a token cannot be taken back except through the
 /// deny-list, so a day is already generous.
 const MAX_ACCESS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The most verified tokens remembered: about 1 GiB at the worst.
+const MAX_VERIFIED_CACHE: usize = 1_000_000;
 /// The largest clock skew tolerated.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
@@ -46,6 +48,10 @@ pub struct JwtSettings {
     /// database (`cloakroom keys rotate`, `cloakroom user remove`).
     #[serde(with = "humantime_serde")]
     pub reload_interval: Duration,
+    /// How many verified access tokens to remember (10 000 by default; an entry holds a
+    /// token's claims), so that a token presented again skips its signature check; the keys,
+    /// the clock and the deny-list are still checked on every request. 0 turns the cache off.
+    pub verified_cache: usize,
 }
 
 impl Default for JwtSettings {
@@ -58,6 +64,7 @@ impl Default for JwtSettings {
             leeway: Duration::from_secs(30),
             rotate_every: None,
             reload_interval: Duration::from_secs(10),
+            verified_cache: DEFAULT_VERIFIED_CACHE,
         }
     }
 }
@@ -127,6 +134,9 @@ impl Settings {
             .is_some_and(|every| every < Duration::from_secs(60))
         {
             return Err(invalid("jwt.rotate_every", "must be at least 1m"));
+        }
+        if j.verified_cache > MAX_VERIFIED_CACHE {
+            return Err(invalid("jwt.verified_cache", "must be at most 1000000"));
         }
         if j.reload_interval < Duration::from_secs(1) {
             return Err(invalid(

@@ -177,6 +177,10 @@ fn jwt_defaults_follow_the_mode() {
     assert_eq!(s.jwt.audience, "cloakroom");
     assert_eq!(s.jwt.leeway, Duration::from_secs(30));
     assert_eq!(s.jwt.rotate_every, None);
+    assert_eq!(
+        s.jwt.verified_cache,
+        cloakroom::token::DEFAULT_VERIFIED_CACHE
+    );
     let s = from_toml("mode = \"jwt\"").unwrap();
     assert_eq!(s.access_ttl(), Duration::from_secs(3600));
     assert_eq!(s.key_policy().max_token_ttl, Duration::from_secs(3600));
@@ -197,9 +201,11 @@ fn reads_the_jwt_table() {
         leeway = "5s"
         rotate_every = "30d"
         reload_interval = "2s"
+        verified_cache = 0
         "#,
     )
     .unwrap();
+    assert_eq!(s.jwt.verified_cache, 0);
     assert_eq!(s.jwt.algorithm, cloakroom::token::Algorithm::Es384);
     assert_eq!(
         s.refresh_policy().unwrap().absolute_timeout().as_secs(),
@@ -226,6 +232,8 @@ fn bad_jwt_values_are_named() {
         ("[jwt]\nleeway = \"1h\"", "jwt.leeway"),
         ("[jwt]\nrotate_every = \"1s\"", "jwt.rotate_every"),
         ("[jwt]\nreload_interval = \"0s\"", "jwt.reload_interval"),
+        ("[jwt]\nverified_cache = 2000000", "jwt.verified_cache"),
+        ("[jwt]\nverified_cache = -1", "jwt.verified_cache"),
         ("[jwt]\nttl = \"5m\"", "ttl"),
     ] {
         let e = error_of(text);

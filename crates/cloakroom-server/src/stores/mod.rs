@@ -189,8 +189,10 @@ pub(crate) fn hasher(settings: &Settings) -> Result<PasswordHasher, Error> {
     hasher_with(params)
 }
 
-/// A hasher with `params`, hashing on as many blocking threads at once as there are cores.
+/// A hasher with `params`, hashing on one blocking thread fewer than there are cores (at least
+/// one): with a hash on every core, a flood of sign-ins made the requests of users already
+/// signed in wait up to 11x longer at p99 (docs/PERFORMANCE.md, "Login flood").
 pub(crate) fn hasher_with(params: HashParams) -> Result<PasswordHasher, Error> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Ok(PasswordHasher::new(params, cores)?)
+    Ok(PasswordHasher::new(params, cores.saturating_sub(1).max(1))?)
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::cache::{DEFAULT_VERIFIED_CACHE, Verified, VerifiedCache};
 use super::error::shorten;
 use super::header::{self, is_access_token_type};
-use super::{AccessClaims, KeyRing, TokenError, TokenPart, backend};
+use super::{AccessClaims, Key, KeyRing, TokenError, TokenPart, backend};
 use crate::clock::{SharedClock, SystemClock, Timestamp};
 use crate::revocation::DenyList;
 
@@ -51,12 +52,19 @@ impl Validation {
 /// the key's algorithm (the header's `alg` must equal it) → signature → `typ` (`at+jwt`) →
 /// claims (types, presence) → `iss` → `aud` → `exp`, `nbf`, `iat` with the leeway →
 /// deny-list.
+///
+/// A token that passed every check is remembered in a [`VerifiedCache`] (on by default,
+/// [`DEFAULT_VERIFIED_CACHE`] tokens; see [`with_verified_cache`](Self::with_verified_cache)):
+/// presented again, it skips the shape, header, signature and parsing, but its key must still
+/// be in the ring, unretired and unchanged, and `iss`, `aud`, `exp`, `nbf`, `iat` and the
+/// deny-list are checked on every request as above.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
     keys: KeyRing,
     validation: Arc<Validation>,
     deny: Option<Arc<DenyList>>,
     clock: SharedClock,
+    cache: Option<VerifiedCache>,
 }
 
 /// What `cloakroom token inspect` shows: the header and claims as decoded (not trusted), and
@@ -79,7 +87,20 @@ impl TokenVerifier {
             validation: Arc::new(validation),
             deny: None,
             clock: Arc::new(SystemClock),
+            cache: Some(VerifiedCache::new(DEFAULT_VERIFIED_CACHE)),
         }
+    }
+
+    /// The same verifier remembering up to `capacity` verified tokens in a cache of its own;
+    /// 0 turns the cache off, so that every request pays the full verification.
+    pub fn with_verified_cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| VerifiedCache::new(capacity));
+        self
+    }
+
+    /// The verified-token cache, if on.
+    pub fn verified_cache(&self) -> Option<&VerifiedCache> {
+        self.cache.as_ref()
     }
 
     /// The same verifier, also refusing what `deny` lists.
@@ -106,6 +127,48 @@ impl TokenVerifier {
 
     /// Verifies `token` as of `now`.
     pub fn verify_at(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {
+        let Some(cache) = &self.cache else {
+            return self.verify_uncached(token, now).map(|(claims, _)| claims);
+        };
+        // Refused before it is hashed: an 8 KiB bound on the work any token costs.
+        check_size(token)?;
+        let digest = VerifiedCache::digest(token);
+        if let Some(hit) = cache.get(&digest) {
+            if self.key_still_verifies(&hit, now) {
+                self.check_claims(&hit.claims, now)?;
+                return Ok(hit.claims.clone());
+            }
+            // The key was retired, removed or replaced: never a hit again. Full verification
+            // says why the token fails (or verifies it with the key now under that `kid`).
+            cache.remove(&digest);
+        }
+        let (claims, key) = self.verify_uncached(token, now)?;
+        cache.insert(
+            digest,
+            Verified {
+                claims: claims.clone(),
+                kid: key.kid().as_str().into(),
+                key: *key.fingerprint(),
+            },
+        );
+        Ok(claims)
+    }
+
+    /// Whether the key that verified a cached token still would: in the ring under its `kid`,
+    /// with the same material, not retired at `now`.
+    fn key_still_verifies(&self, hit: &Verified, now: Timestamp) -> bool {
+        self.keys
+            .load()
+            .get(&hit.kid)
+            .is_some_and(|key| key.fingerprint() == &hit.key && !key.is_retired_at(now))
+    }
+
+    /// Every check, without the cache; also returns the key that verified the signature.
+    fn verify_uncached(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(AccessClaims, Arc<Key>), TokenError> {
         let parts = split(token)?;
         let header_json = decode(parts.header, TokenPart::Header)?;
         let header = header::parse(&header_json)?;
@@ -140,7 +203,7 @@ impl TokenVerifier {
         }
         let claims = AccessClaims::from_json(&decode(parts.payload, TokenPart::Payload)?)?;
         self.check_claims(&claims, now)?;
-        Ok(claims)
+        Ok((claims, Arc::clone(key)))
     }
 
     fn check_claims(&self, claims: &AccessClaims, now: Timestamp) -> Result<(), TokenError> {
@@ -205,12 +268,7 @@ struct Parts<'a> {
 /// Checks the size, then the shape: exactly three parts, the first two non-empty. (An empty
 /// signature gets as far as the signature check, so that `alg: none` is named as such.)
 fn split(token: &str) -> Result<Parts<'_>, TokenError> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::TooLarge {
-            len: token.len(),
-            max: MAX_TOKEN_BYTES,
-        });
-    }
+    check_size(token)?;
     let mut it = token.splitn(4, '.');
     let (Some(header), Some(payload), Some(signature), None) =
         (it.next(), it.next(), it.next(), it.next())
@@ -228,6 +286,16 @@ fn split(token: &str) -> Result<Parts<'_>, TokenError> {
         signature,
         signed: &token[..header.len() + 1 + payload.len()],
     })
+}
+
+fn check_size(token: &str) -> Result<(), TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge {
+            len: token.len(),
+            max: MAX_TOKEN_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// Strict base64url: no padding, no stray characters, canonical trailing bits.

@@ -139,6 +139,7 @@ impl Key {
         };
         Ok(Self {
             id: crate::token::backend::next_key_id(),
+            fingerprint: super::key::fingerprint(algorithm, &decoding),
             kid,
             algorithm,
             encoding: None,

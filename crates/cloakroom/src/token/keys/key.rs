@@ -49,6 +49,10 @@ pub(super) enum PublicParams {
 pub struct Key {
     /// Process-unique, shared by clones: names this key's cached verifiers.
     pub(super) id: u64,
+    /// SHA-256 of the algorithm and the verifying material: the same for every load of the
+    /// same key, different for any other key, even one that reuses the `kid`. The verified-token
+    /// cache accepts an entry only while the ring still holds a key with this fingerprint.
+    pub(super) fingerprint: [u8; 32],
     pub(super) kid: Kid,
     pub(super) algorithm: Algorithm,
     pub(super) encoding: Option<EncodingKey>,
@@ -162,6 +166,7 @@ impl Key {
         };
         Ok(Self {
             id: backend::next_key_id(),
+            fingerprint: fingerprint(algorithm, &decoding),
             kid: stored.kid.clone(),
             algorithm,
             encoding: Some(encoding),
@@ -292,6 +297,34 @@ impl Key {
     pub(crate) fn id(&self) -> u64 {
         self.id
     }
+
+    /// See the field: what the verified-token cache checks a cached token's key by.
+    pub(crate) fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
+    }
+}
+
+/// SHA-256 over the algorithm and the material a key verifies with, each length-prefixed so
+/// that no two different keys hash the same input. One-way: it reveals nothing of an HMAC
+/// secret.
+pub(super) fn fingerprint(algorithm: Algorithm, decoding: &DecodingKey) -> [u8; 32] {
+    use jsonwebtoken::DecodingKeyKind;
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    part(b"cloakroom key fingerprint v1");
+    part(algorithm.as_str().as_bytes());
+    match decoding.kind() {
+        DecodingKeyKind::SecretOrDer(bytes) => part(bytes),
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            part(n);
+            part(e);
+        }
+    }
+    h.finalize().into()
 }
 
 impl fmt::Debug for Key {
