@@ -196,6 +196,7 @@ impl App {
             .merge(routes::oauth::router())
             .merge(routes::health::router())
             .merge(routes::metrics::router())
+            .merge(crate::openapi::router(self))
             .fallback(routes::not_found)
             .layer(auth);
         let router = if mode.uses_tokens() {

@@ -27,6 +27,7 @@ mod json;
 mod key_tasks;
 pub mod logging;
 mod middleware;
+mod openapi;
 pub mod prometheus;
 mod purge;
 mod routes;
