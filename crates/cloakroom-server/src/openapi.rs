@@ -20,10 +20,12 @@ use cloakroom_axum::ApiError;
 use http::{HeaderValue, header};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Header, ObjectBuilder, Ref, RefOr, Type};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{Content, Header, ObjectBuilder, Ref, RefOr, Required, Type};
 
 use crate::App;
 use crate::routes;
+use crate::settings::Mode;
 use crate::tokens::{ACCESS_COOKIE, REFRESH_COOKIE};
 use schemas::{ErrorBody, Health, Ready};
 
@@ -65,8 +67,12 @@ use schemas::{ErrorBody, Health, Ready};
 )]
 struct ApiDoc;
 
-/// The document for `app`: the static part, with the cookie names this server uses and the
-/// JSON error body on every error response.
+/// Operations whose JSON body may be left out, but is not `null` when sent. (utoipa can only
+/// say "optional" as `Option<T>`, which also allows `null`.)
+const OPTIONAL_BODIES: [&str; 1] = ["/auth/refresh"];
+
+/// The document for `app`: the static part, with the credentials this server's mode accepts
+/// (by the cookie names it uses), and the JSON error body on every error response.
 pub(crate) fn document(app: &App) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     let (access, refresh) = app.tokens().map_or_else(
@@ -78,9 +84,12 @@ pub(crate) fn document(app: &App) -> utoipa::openapi::OpenApi {
             )
         },
     );
-    let components = doc.components.get_or_insert_with(Default::default);
-    let schemes = [
-        (
+    let mode = app.settings().mode;
+    // Only the schemes this server accepts: `session` mode takes no token, the token modes no
+    // session cookie, and only `hybrid` mode has refresh tokens.
+    let mut schemes = Vec::new();
+    if mode.uses_tokens() {
+        schemes.push((
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -89,31 +98,78 @@ pub(crate) fn document(app: &App) -> utoipa::openapi::OpenApi {
                     .description(Some("An access token (`jwt` and `hybrid` modes)"))
                     .build(),
             ),
-        ),
-        (
-            "session_cookie",
-            cookie(app.cookies().name(), "The session cookie (`session` mode)"),
-        ),
-        (
+        ));
+        schemes.push((
             "access_cookie",
             cookie(
                 &access,
                 "The access-token cookie of browsers (`jwt` and `hybrid` modes)",
             ),
-        ),
-        (
+        ));
+    } else {
+        schemes.push((
+            "session_cookie",
+            cookie(app.cookies().name(), "The session cookie (`session` mode)"),
+        ));
+    }
+    if mode == Mode::Hybrid {
+        schemes.push((
             "refresh_cookie",
             cookie(
                 &refresh,
                 "The refresh-token cookie, sent only to `/auth/refresh` (`hybrid` mode)",
             ),
-        ),
-    ];
+        ));
+    }
+    let accepted: Vec<&str> = schemes.iter().map(|(name, _)| *name).collect();
+    keep_requirements_of(&mut doc, &accepted);
+    let components = doc.components.get_or_insert_with(Default::default);
     for (name, scheme) in schemes {
         components.security_schemes.insert(name.to_owned(), scheme);
     }
     add_error_bodies(&mut doc);
+    for path in OPTIONAL_BODIES {
+        let body = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut());
+        if let Some(body) = body {
+            body.required = Some(Required::False);
+        }
+    }
     doc
+}
+
+/// Drops from each operation the security alternatives that name a scheme not in `accepted`
+/// (the empty alternative, "no credential", stays).
+fn keep_requirements_of(doc: &mut utoipa::openapi::OpenApi, accepted: &[&str]) {
+    for op in operations(doc) {
+        if let Some(requirements) = op.security.as_mut() {
+            requirements.retain(|requirement| {
+                // The requirement's map is private; its JSON form is `{"scheme": [scopes]}`.
+                serde_json::to_value(requirement)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .is_some_and(|names| names.keys().all(|n| accepted.contains(&n.as_str())))
+            });
+        }
+    }
+}
+
+fn operations(doc: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 fn cookie(name: &str, description: &str) -> SecurityScheme {
@@ -132,31 +188,22 @@ fn add_error_bodies(doc: &mut utoipa::openapi::OpenApi) {
          `jwt` and `hybrid` modes"
             .to_owned(),
     );
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in operations.into_iter().flatten() {
-            for (status, response) in &mut op.responses.responses {
-                let RefOr::T(response) = response else {
-                    continue;
-                };
-                if !(status.starts_with('4') || status.starts_with('5')) {
-                    continue;
-                }
-                if response.content.is_empty() {
-                    let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
-                    response.content.insert("application/json".to_owned(), body);
-                }
-                if status == "401" {
-                    response
-                        .headers
-                        .insert("WWW-Authenticate".to_owned(), challenge.clone());
-                }
+    for op in operations(doc) {
+        for (status, response) in &mut op.responses.responses {
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            if !(status.starts_with('4') || status.starts_with('5')) {
+                continue;
+            }
+            if response.content.is_empty() {
+                let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+                response.content.insert("application/json".to_owned(), body);
+            }
+            if status == "401" {
+                response
+                    .headers
+                    .insert("WWW-Authenticate".to_owned(), challenge.clone());
             }
         }
     }

@@ -157,14 +157,35 @@ async fn the_document_is_valid_openapi_3_in_every_mode() {
         assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
         check_refs(&doc, &doc);
 
+        // Only the credentials this mode accepts.
         let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
-        assert_eq!(schemes["bearer"]["scheme"], "bearer");
-        assert_eq!(schemes["session_cookie"]["in"], "cookie");
-        assert_eq!(
-            schemes["session_cookie"]["name"],
-            server.app.cookies().name()
-        );
-        assert_eq!(schemes["access_cookie"]["in"], "cookie");
+        let mut names: Vec<&str> = schemes.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        match mode {
+            Mode::Session => {
+                assert_eq!(names, ["session_cookie"]);
+                assert_eq!(schemes["session_cookie"]["in"], "cookie");
+                assert_eq!(
+                    schemes["session_cookie"]["name"],
+                    server.app.cookies().name()
+                );
+            }
+            Mode::Jwt => assert_eq!(names, ["access_cookie", "bearer"]),
+            Mode::Hybrid => assert_eq!(names, ["access_cookie", "bearer", "refresh_cookie"]),
+        }
+        if mode.uses_tokens() {
+            assert_eq!(schemes["bearer"]["scheme"], "bearer");
+            assert_eq!(schemes["access_cookie"]["in"], "cookie");
+        }
+        // Routes that need a credential say so in every mode.
+        for (path, method) in [("/auth/me", "get"), ("/auth/sessions", "get")] {
+            let security = doc["paths"][path][method]["security"].as_array().unwrap();
+            assert!(!security.is_empty(), "{mode:?}: {path}");
+            assert!(
+                security.iter().all(|r| !r.as_object().unwrap().is_empty()),
+                "{mode:?}: {path} must not be open"
+            );
+        }
 
         let mut ids = BTreeSet::new();
         for (path, method) in described(&doc) {

@@ -154,8 +154,9 @@ fn invalid_refresh() -> ApiError {
         The refresh token comes from the JSON body or, with an empty body, from the refresh \
         cookie. The old refresh token is spent: presented again, it answers 401 \
         `refresh_token_reused` and revokes its whole session.",
-    request_body(content = Option<RefreshRequest>, content_type = "application/json",
-        description = "Optional: without a body the refresh cookie is used"),
+    request_body(content = RefreshRequest, content_type = "application/json",
+        description = "Optional (see `OPTIONAL_BODIES` in `openapi.rs`): without a body the \
+            refresh cookie is used"),
     responses(
         (status = 200, description = "A new pair", body = TokenResponse<'_>,
             headers(("Set-Cookie" = String, description = "The new refresh cookie"))),
