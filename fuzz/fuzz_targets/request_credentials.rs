@@ -15,7 +15,9 @@ use cloakroom::clock::{Clock as _, SystemClock};
 use cloakroom::session::SessionPolicy;
 use cloakroom::store::MemoryStore;
 use cloakroom::token::{Algorithm, Key, KeyRing, KeySet, StoredKey, TokenVerifier, Validation};
-use cloakroom_axum::{ApiError, Auth, AuthLayer, CookieConfig, TokenAuth, client_info, is_cross_site};
+use cloakroom_axum::{
+    ApiError, Auth, AuthLayer, CookieConfig, TokenAuth, client_info, is_cross_site,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
@@ -58,8 +60,9 @@ static ROUTERS: LazyLock<(Router, Router)> = LazyLock::new(|| {
     let session_router = Router::new()
         .route("/", any(handler))
         .layer(AuthLayer::new(sessions, CookieConfig::new("sid")));
-    let key = Key::from_stored(&StoredKey::generate(Algorithm::EdDSA, SystemClock.now()).expect("key"))
-        .expect("key");
+    let key =
+        Key::from_stored(&StoredKey::generate(Algorithm::EdDSA, SystemClock.now()).expect("key"))
+            .expect("key");
     let verifier = TokenVerifier::new(
         KeyRing::new(KeySet::new(key)),
         Validation::new("https://auth.example", "cloakroom"),
@@ -101,14 +104,26 @@ fuzz_target!(|input: Input| {
     }
 
     // The layer and the extractor, end to end.
-    let method = [Method::GET, Method::POST, Method::DELETE, Method::PUT][usize::from(input.method) % 4];
-    let mut req = Request::builder().method(method).uri("/").body(Body::empty()).expect("request");
+    let method =
+        [Method::GET, Method::POST, Method::DELETE, Method::PUT][usize::from(input.method) % 4];
+    let mut req = Request::builder()
+        .method(method)
+        .uri("/")
+        .body(Body::empty())
+        .expect("request");
     *req.headers_mut() = headers;
-    let router = if input.tokens { ROUTERS.1.clone() } else { ROUTERS.0.clone() };
+    let router = if input.tokens {
+        ROUTERS.1.clone()
+    } else {
+        ROUTERS.0.clone()
+    };
     let res = RUNTIME.block_on(router.oneshot(req)).expect("infallible");
     // The session store is empty and the fuzzer holds no key: nobody is signed in.
     assert!(
-        matches!(res.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+        matches!(
+            res.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ),
         "{}",
         res.status()
     );

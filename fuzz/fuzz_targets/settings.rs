@@ -11,13 +11,18 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let figment = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text));
+    let figment =
+        Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text));
     let Ok(settings) = Settings::from_figment(&figment) else {
         return;
     };
     // What start-up derives from valid settings must not fail or panic either.
-    settings.session_policy().expect("valid settings give a session policy");
-    settings.public_url_is_https().expect("valid settings have a public URL");
+    settings
+        .session_policy()
+        .expect("valid settings give a session policy");
+    settings
+        .public_url_is_https()
+        .expect("valid settings have a public URL");
     let _ = settings.database();
     let again = Settings::from_figment(&Figment::from(Serialized::defaults(&settings)))
         .expect("settings that loaded load again");

@@ -19,7 +19,8 @@ static VERIFIERS: LazyLock<Vec<TokenVerifier>> = LazyLock::new(|| {
         .into_iter()
         .map(|alg| {
             let now = SystemClock.now();
-            let key = |alg| Key::from_stored(&StoredKey::generate(alg, now).expect("key")).expect("key");
+            let key =
+                |alg| Key::from_stored(&StoredKey::generate(alg, now).expect("key")).expect("key");
             let ring = KeyRing::new(KeySet::from_keys(key(alg), [key(alg)]));
             TokenVerifier::new(ring, Validation::new(ISS, AUD))
         })
@@ -30,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     for verifier in VERIFIERS.iter() {
         // Nobody but the ring's keys signed anything the fuzzer makes.
-        assert!(verifier.verify(&text).is_err(), "accepted a forged token: {text:?}");
+        assert!(
+            verifier.verify(&text).is_err(),
+            "accepted a forged token: {text:?}"
+        );
         let _ = verifier.inspect(&text);
     }
     let _ = AccessClaims::from_json(data);

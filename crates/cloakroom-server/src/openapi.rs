@@ -19,8 +19,8 @@ use axum::routing::get;
 use cloakroom_axum::ApiError;
 use http::{HeaderValue, header};
 use utoipa::OpenApi;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Header, ObjectBuilder, Ref, RefOr, Required, Type};
 
 use crate::App;
@@ -211,10 +211,8 @@ fn add_error_bodies(doc: &mut utoipa::openapi::OpenApi) {
 
 /// `GET /openapi.json`, rendered once when the router is built.
 pub(crate) fn router(app: &App) -> Router<App> {
-    let rendered: Result<Arc<str>, ApiError> = document(app)
-        .to_json()
-        .map(Arc::from)
-        .map_err(|e| {
+    let rendered: Result<Arc<str>, ApiError> =
+        document(app).to_json().map(Arc::from).map_err(|e| {
             tracing::error!(error = %e, "could not render the OpenAPI document");
             ApiError::internal()
         });

@@ -51,7 +51,10 @@ fn routed_paths() -> BTreeSet<String> {
             }
         }
     }
-    assert!(found.len() >= 10, "the scan found too few routes: {found:?}");
+    assert!(
+        found.len() >= 10,
+        "the scan found too few routes: {found:?}"
+    );
     found
 }
 
