@@ -87,6 +87,9 @@ for mode in $modes; do
     args=(--checks all --max-examples "$max_examples" --workers 1 --no-color
           --request-timeout 10 --max-response-time 5 --suppress-health-check all)
     if [[ -n "$seed" ]]; then args+=(--seed "$seed"); fi
+    if [[ -n "${SCHEMATHESIS_REPORT_DIR:-}" ]]; then
+        args+=(--report har --report-dir "$SCHEMATHESIS_REPORT_DIR/$mode")
+    fi
     schemathesis --config-file "$dir/schemathesis.toml" run "$base/openapi.json" "${args[@]}" ||
         failed=1
 

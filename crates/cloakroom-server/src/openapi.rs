@@ -18,6 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use cloakroom_axum::ApiError;
 use http::{HeaderValue, header};
+use serde_json::Value;
 use utoipa::OpenApi;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -211,11 +212,10 @@ fn add_error_bodies(doc: &mut utoipa::openapi::OpenApi) {
 
 /// `GET /openapi.json`, rendered once when the router is built.
 pub(crate) fn router(app: &App) -> Router<App> {
-    let rendered: Result<Arc<str>, ApiError> =
-        document(app).to_json().map(Arc::from).map_err(|e| {
-            tracing::error!(error = %e, "could not render the OpenAPI document");
-            ApiError::internal()
-        });
+    let rendered: Result<Arc<str>, ApiError> = render(&document(app)).map(Arc::from).map_err(|e| {
+        tracing::error!(error = %e, "could not render the OpenAPI document");
+        ApiError::internal()
+    });
     Router::new().route(
         "/openapi.json",
         get(move || {
@@ -223,6 +223,38 @@ pub(crate) fn router(app: &App) -> Router<App> {
             async move { serve(rendered) }
         }),
     )
+}
+
+/// The document as JSON. utoipa 5 writes the members of Link objects in snake case
+/// (`operation_id`); OpenAPI spells them in camel case, so they are renamed here.
+fn render(doc: &utoipa::openapi::OpenApi) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(doc)?;
+    if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
+        let responses = paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+            .filter_map(|op| op.get_mut("responses")?.as_object_mut())
+            .flat_map(|responses| responses.values_mut());
+        for response in responses {
+            let links = response.get_mut("links").and_then(Value::as_object_mut);
+            for link in links.into_iter().flat_map(|l| l.values_mut()) {
+                let Some(link) = link.as_object_mut() else {
+                    continue;
+                };
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(v) = link.remove(snake) {
+                        link.insert(camel.to_owned(), v);
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_string(&value)
 }
 
 fn serve(rendered: Result<Arc<str>, ApiError>) -> axum::response::Response {

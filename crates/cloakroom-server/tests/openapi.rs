@@ -223,6 +223,27 @@ async fn the_document_is_valid_openapi_3_in_every_mode() {
                 assert!(text.contains("not_available_in_mode"), "{method} {path}");
             }
         }
+        // Links name operations that exist, in OpenAPI's spelling.
+        let mut links = 0;
+        for (path, method) in described(&doc) {
+            let op = &doc["paths"][&path][method.as_str().to_ascii_lowercase()];
+            for response in op["responses"].as_object().unwrap().values() {
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    let target = link["operationId"].as_str().expect("operationId");
+                    assert!(ids.contains(target), "link to unknown operation {target}");
+                    assert!(link.get("operation_id").is_none(), "{link}");
+                    links += 1;
+                }
+            }
+        }
+        assert!(
+            links >= 1,
+            "GET /auth/sessions links to DELETE /auth/sessions/{{id}}"
+        );
         let error = &doc["components"]["schemas"]["ErrorBody"];
         assert_eq!(error["required"], serde_json::json!(["error", "message"]));
         server.stop().await;

@@ -49,10 +49,16 @@ impl Tokens {
         Ok(self.issuer.issue_at(subject, cut.unwrap_or(now))?)
     }
 
-    /// Refuses every token of `user_id` issued so far (including this very second).
+    /// Refuses every token of `user_id` issued so far (including this very second, and tokens
+    /// whose `iat` [`issue`](Self::issue) raised to an earlier cut-off that is still ahead).
     async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
         let now = self.issuer.now();
-        let not_before = now.saturating_add(Duration::from_secs(1));
+        let floor = self
+            .revocations
+            .deny_list()
+            .user_not_before(user_id)
+            .map_or(now, |cut| cut.max(now));
+        let not_before = floor.saturating_add(Duration::from_secs(1));
         let until = self.horizon(now);
         self.revocations
             .revoke(Revocation::user(user_id, not_before, until))

@@ -86,7 +86,12 @@ impl SessionView {
         (one per sign-in). `jwt` mode keeps no sessions: 404 `not_available_in_mode`. (In \
         `hybrid` mode this is `list_refresh`.)",
     responses(
-        (status = 200, description = "The sessions", body = Vec<SessionView>),
+        (status = 200, description = "The sessions", body = Vec<SessionView>,
+            links(("end_first" = (
+                operation_id = "end_session",
+                parameters(("id" = "$response.body#/0/id")),
+                description = "End the first session listed"
+            )))),
         (status = 401, description = "`unauthenticated` or `invalid_token`; in `hybrid` mode \
             with a `WWW-Authenticate: Bearer` challenge"),
         (status = 404, description = "`not_available_in_mode` (`jwt` mode)"),
