@@ -90,8 +90,9 @@ for mode in $modes; do
     if [[ -n "${SCHEMATHESIS_REPORT_DIR:-}" ]]; then
         args+=(--report har --report-dir "$SCHEMATHESIS_REPORT_DIR/$mode")
     fi
-    schemathesis --config-file "$dir/schemathesis.toml" run "$base/openapi.json" "${args[@]}" ||
-        failed=1
+    # From the scratch directory, so that its cache (.schemathesis/) stays out of the repository.
+    (cd "$dir" && schemathesis --config-file "$dir/schemathesis.toml" run "$base/openapi.json" \
+        "${args[@]}") || failed=1
 
     if ! python3 -c "import urllib.request; urllib.request.urlopen('$base/healthz')"; then
         echo "the server is not healthy after the run" >&2

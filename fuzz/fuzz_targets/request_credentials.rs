@@ -104,8 +104,9 @@ fuzz_target!(|input: Input| {
     }
 
     // The layer and the extractor, end to end.
-    let method =
-        [Method::GET, Method::POST, Method::DELETE, Method::PUT][usize::from(input.method) % 4];
+    let method = [Method::GET, Method::POST, Method::DELETE, Method::PUT]
+        [usize::from(input.method) % 4]
+        .clone();
     let mut req = Request::builder()
         .method(method)
         .uri("/")
