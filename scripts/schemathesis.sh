@@ -6,6 +6,7 @@
 #   scripts/schemathesis.sh                      # all three modes
 #   SCHEMATHESIS_MODES="jwt" scripts/schemathesis.sh
 #   SCHEMATHESIS_MAX_EXAMPLES=200 scripts/schemathesis.sh
+#   SCHEMATHESIS_SEED=123 SCHEMATHESIS_REPORT_DIR=st-report scripts/schemathesis.sh  # HAR of every request
 #
 # Needs python3 and schemathesis (pip install schemathesis). Exits non-zero on any failure.
 set -euo pipefail
@@ -88,7 +89,7 @@ for mode in $modes; do
           --request-timeout 10 --max-response-time 5 --suppress-health-check all)
     if [[ -n "$seed" ]]; then args+=(--seed "$seed"); fi
     if [[ -n "${SCHEMATHESIS_REPORT_DIR:-}" ]]; then
-        args+=(--report har --report-dir "$SCHEMATHESIS_REPORT_DIR/$mode")
+        args+=(--report har --report-dir "$(realpath -m "$SCHEMATHESIS_REPORT_DIR")/$mode")
     fi
     # From the scratch directory, so that its cache (.schemathesis/) stays out of the repository.
     (cd "$dir" && schemathesis --config-file "$dir/schemathesis.toml" run "$base/openapi.json" \
