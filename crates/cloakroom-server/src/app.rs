@@ -227,6 +227,7 @@ impl App {
             .merge(routes::metrics::router())
             .merge(routes::pages::router(mode))
             .merge(routes::verify::router())
+            .merge(crate::openapi::router(self))
             .fallback(routes::not_found)
             .layer(auth);
         let router = if mode.uses_tokens() {

@@ -28,6 +28,7 @@ mod key_tasks;
 pub mod logging;
 pub mod login;
 mod middleware;
+mod openapi;
 pub mod prometheus;
 mod purge;
 mod routes;

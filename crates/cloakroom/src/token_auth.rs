@@ -49,7 +49,8 @@ impl Tokens {
         Ok(self.issuer.issue_at(subject, cut.unwrap_or(now))?)
     }
 
-    /// Refuses every token of `user_id` issued so far (including this very second).
+    /// Refuses every token of `user_id` issued so far (including this very second, and tokens
+    /// whose `iat` [`issue`](Self::issue) raised to an earlier cut-off that is still ahead).
     async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
         let now = self.issuer.now();
         let not_before = self.revocations.next_user_cut(user_id);

@@ -11,11 +11,13 @@ use cloakroom::user::{Password, User};
 use cloakroom_axum::{ApiError, Auth, SessionCookie, Sessions, is_cross_site};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{Client, not_in_mode};
 use crate::App;
 use crate::json::Json;
 use crate::login::LoginError;
+use crate::openapi::schemas::{AuthKind, LoginAnswer};
 use crate::prometheus::LOGINS;
 use crate::settings::Mode;
 
@@ -37,19 +39,21 @@ async fn no_refresh() -> ApiError {
 }
 
 /// The body of `POST /auth/login`. Not `Debug`: it holds a password.
-#[derive(Deserialize)]
-pub(super) struct LoginRequest {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct LoginRequest {
     pub(super) username: String,
     pub(super) password: String,
 }
 
-#[derive(Serialize)]
-struct LoginResponse {
+/// What `POST /auth/login` answers in `session` mode.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LoginResponse {
     user: UserView,
 }
 
-#[derive(Serialize)]
-struct UserView {
+/// The user who signed in.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserView {
     id: String,
     username: String,
     roles: Vec<String>,
@@ -65,12 +69,15 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Serialize)]
-struct MeResponse {
+/// Who is signed in, and by what.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MeResponse {
     id: String,
     username: String,
     roles: Vec<String>,
+    /// The public handle of the session (or, with a token, of its refresh session or `sid`).
     session: String,
+    #[schema(value_type = AuthKind)]
     auth: AuthMethod,
 }
 
@@ -80,6 +87,33 @@ pub(super) fn count_login(outcome: &'static str) {
 
 /// Checks the password and starts a new session, ending any the request presented (a planted
 /// cookie is never adopted). Unknown user, wrong password and disabled account answer alike.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    summary = "Sign in with a username and password",
+    description = "All modes. `session` mode answers `{\"user\": {...}}` and sets the session \
+        cookie; `jwt` mode answers `{access_token, token_type, expires_in}`; `hybrid` mode adds \
+        `refresh_token` and sets the refresh cookie (sent only to `/auth/refresh`). Unknown user, \
+        wrong password and disabled account all answer 401 `invalid_credentials`. A cross-site \
+        browser request (login CSRF) is refused with 403.",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in", body = LoginAnswer,
+            headers(("Set-Cookie" = String, description = "The session cookie (`session` mode) or the refresh cookie (`hybrid` mode)"))),
+        (status = 400, description = "`malformed_json`, or `password_too_long` (over the password policy's byte bound)"),
+        (status = 401, description = "`invalid_credentials`"),
+        (status = 403, description = "`cross_site_request`"),
+        (status = 413, description = "`payload_too_large`"),
+        (status = 415, description = "`unsupported_media_type`: the body must be JSON"),
+        (status = 422, description = "`invalid_request`: JSON of the wrong shape"),
+        (status = 429, description = "`too_many_attempts`",
+            headers(("Retry-After" = u64, description = "Seconds until another attempt may succeed"))),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(()),
+)]
 async fn login(
     State(app): State<App>,
     sessions: Sessions,
@@ -143,6 +177,22 @@ pub(super) async fn check_credentials(
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    operation_id = "me",
+    summary = "Who is signed in",
+    description = "All modes. Accepts the session cookie (`session` mode), or a bearer access \
+        token or the access-token cookie (`jwt`, `hybrid`).",
+    responses(
+        (status = 200, description = "The signed-in user", body = MeResponse),
+        (status = 401, description = "`unauthenticated` (no credential) or `invalid_token`; in \
+            `jwt` and `hybrid` modes with a `WWW-Authenticate: Bearer` challenge (RFC 6750)"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn me(Auth(p): Auth) -> axum::Json<MeResponse> {
     axum::Json(MeResponse {
         session: p.session.to_string(),
@@ -155,12 +205,48 @@ async fn me(Auth(p): Auth) -> axum::Json<MeResponse> {
 
 /// Ends the session the request presented, if any, and clears the cookie. Idempotent: without
 /// a live session it still answers 204.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    summary = "Sign out",
+    description = "All modes. Ends the session (`session` mode) or revokes the access token \
+        (`jwt`) or its refresh session and every access token of it (`hybrid`), on every node at \
+        once, and clears the cookies. Idempotent: without a valid credential it still answers \
+        204. (In `jwt` and `hybrid` modes this is `routes::tokens::logout`.)",
+    responses(
+        (status = 204, description = "Signed out",
+            headers(("Set-Cookie" = String, description = "Clears the credential cookies"))),
+        (status = 403, description = "`cross_site_request`: a cookie-authenticated request from another site"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security((), ("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn logout(sessions: Sessions) -> Result<impl IntoResponse, ApiError> {
     let cookie = sessions.logout().await?;
     Ok((StatusCode::NO_CONTENT, cookie, ()))
 }
 
 /// Ends every session of the signed-in user.
+#[utoipa::path(
+    post,
+    path = "/auth/logout-all",
+    tag = "auth",
+    operation_id = "logout_all",
+    summary = "Sign out everywhere",
+    description = "All modes. Every session and token of the signed-in user stops working. (In \
+        `jwt` and `hybrid` modes this is `routes::tokens::logout_all`.)",
+    responses(
+        (status = 204, description = "Signed out everywhere",
+            headers(("Set-Cookie" = String, description = "Clears the credential cookies"))),
+        (status = 401, description = "`unauthenticated` or `invalid_token`; in `jwt` and \
+            `hybrid` modes with a `WWW-Authenticate: Bearer` challenge"),
+        (status = 403, description = "`cross_site_request`: a cookie-authenticated request from another site"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn logout_all(Auth(p): Auth, sessions: Sessions) -> Result<impl IntoResponse, ApiError> {
     let ended = sessions
         .manager()

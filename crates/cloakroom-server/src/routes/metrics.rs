@@ -15,6 +15,18 @@ pub(crate) fn router() -> Router<App> {
 
 /// Renders every metric, after counting the live sessions (a gauge that is only worth its
 /// store query when someone looks).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "The Prometheus text format", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    ),
+    security(()),
+)]
 async fn scrape(State(app): State<App>) -> impl IntoResponse {
     match app.sessions().count_active().await {
         // Precision is lost only past 2^53 sessions.

@@ -12,6 +12,7 @@ use cloakroom::token::AccessClaims;
 use cloakroom_axum::{ApiError, Auth};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::not_in_mode;
 use crate::App;
@@ -28,19 +29,23 @@ pub(crate) fn router() -> Router<App> {
 }
 
 /// The body of both requests. Unknown parameters are ignored (RFC 6749 §3.2).
-#[derive(Debug, Deserialize)]
-struct TokenRequest {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct TokenRequest {
+    /// An access token, or a refresh token (`hybrid` mode).
     token: String,
+    /// `access_token` or `refresh_token`: which kind to look for first.
     #[serde(default)]
     token_type_hint: Option<String>,
 }
 
 /// RFC 7662 §2.2. Inactive tokens are `{"active": false}` and nothing else, so that a caller
 /// learns nothing about why.
-#[derive(Debug, Default, Serialize)]
-struct Introspection {
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub(crate) struct Introspection {
     active: bool,
+    /// `access_token` or `refresh_token`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
@@ -88,6 +93,29 @@ fn token_service<'a>(app: &'a App, what: &str) -> Result<&'a TokenService, ApiEr
 /// `POST /auth/introspect`: whether a token is active, and what it says. Only for callers
 /// signed in with the role `admin` or `service`: 401 without a credential, 403 without the
 /// role.
+#[utoipa::path(
+    post,
+    path = "/auth/introspect",
+    tag = "oauth",
+    operation_id = "introspect",
+    summary = "Token introspection (RFC 7662)",
+    description = "`jwt` and `hybrid` modes; 404 `not_available_in_mode` in `session` mode. For \
+        callers signed in with the role `admin` or `service`. An inactive token is \
+        `{\"active\": false}` and nothing else.",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Whether the token is active, and what it says", body = Introspection),
+        (status = 401, description = "`unauthenticated` or `invalid_token`; in `jwt` and \
+            `hybrid` modes with a `WWW-Authenticate: Bearer` challenge"),
+        (status = 403, description = "`insufficient_role`, or `cross_site_request`"),
+        (status = 404, description = "`not_available_in_mode` (`session` mode)"),
+        (status = 413, description = "`payload_too_large`"),
+        (status = 415, description = "`unsupported_media_type`: the body must be form-encoded"),
+        (status = 422, description = "`invalid_request`: no `token` parameter"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn introspect(
     State(app): State<App>,
     Auth(caller): Auth,
@@ -153,6 +181,27 @@ async fn refresh(tokens: &TokenService, token: &str) -> Result<Option<Introspect
 /// token (its whole session, access tokens included). Holding a token is the right to revoke
 /// it, so no other credential is asked for; the answer is 200 whether or not the token was
 /// valid (RFC 7009 §2.2), so it tells nothing about the token.
+#[utoipa::path(
+    post,
+    path = "/auth/revoke",
+    tag = "oauth",
+    operation_id = "revoke",
+    summary = "Token revocation (RFC 7009)",
+    description = "`jwt` and `hybrid` modes; 404 `not_available_in_mode` in `session` mode. \
+        Revokes an access token, or a refresh token's whole session (`hybrid`). Holding the \
+        token is the right to revoke it; the answer is 200 whether or not it was valid.",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or it was not valid anyway"),
+        (status = 403, description = "`cross_site_request`: a cookie-authenticated request from another site"),
+        (status = 404, description = "`not_available_in_mode` (`session` mode)"),
+        (status = 413, description = "`payload_too_large`"),
+        (status = 415, description = "`unsupported_media_type`: the body must be form-encoded"),
+        (status = 422, description = "`invalid_request`: no `token` parameter"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(()),
+)]
 async fn revoke(
     State(app): State<App>,
     Form(req): Form<TokenRequest>,

@@ -10,6 +10,7 @@ use cloakroom_axum::{ApiError, Auth, SessionCookie, Sessions};
 use http::StatusCode;
 use http::header::SET_COOKIE;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::tokens::service;
 use crate::App;
@@ -44,14 +45,19 @@ fn no_such_session() -> ApiError {
 }
 
 /// One session as its owner sees it; `id` is the public handle, never the secret ID.
-#[derive(Serialize)]
-struct SessionView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionView {
+    /// The public handle (never the secret session ID).
     id: String,
+    /// RFC 3339.
     created_at: String,
+    /// RFC 3339.
     last_seen_at: String,
+    /// RFC 3339: when the session ends unless it is used (or at its absolute limit).
     expires_at: String,
     user_agent: Option<String>,
     ip: Option<String>,
+    /// Whether this is the session the request was made with.
     current: bool,
 }
 
@@ -70,6 +76,29 @@ impl SessionView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    tag = "sessions",
+    operation_id = "list_sessions",
+    summary = "The caller's own sessions",
+    description = "`session` mode: the caller's sessions; `hybrid` mode: their refresh sessions \
+        (one per sign-in). `jwt` mode keeps no sessions: 404 `not_available_in_mode`. (In \
+        `hybrid` mode this is `list_refresh`.)",
+    responses(
+        (status = 200, description = "The sessions", body = Vec<SessionView>,
+            links(("end_first" = (
+                operation_id = "end_session",
+                parameters(("id" = "$response.body#/0/id")),
+                description = "End the first session listed"
+            )))),
+        (status = 401, description = "`unauthenticated` or `invalid_token`; in `hybrid` mode \
+            with a `WWW-Authenticate: Bearer` challenge"),
+        (status = 404, description = "`not_available_in_mode` (`jwt` mode)"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn list(Auth(p): Auth, sessions: Sessions) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
     let records = sessions.manager().list(&p.user_id).await?;
     Ok(axum::Json(
@@ -82,6 +111,29 @@ async fn list(Auth(p): Auth, sessions: Sessions) -> Result<axum::Json<Vec<Sessio
 
 /// Ends one of the caller's sessions. Another user's handle gets the same 404 as one that
 /// never existed, so handles cannot be probed.
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{id}",
+    tag = "sessions",
+    operation_id = "end_session",
+    summary = "End one of the caller's sessions",
+    description = "`session` and `hybrid` modes (in `hybrid` mode the refresh session and its \
+        access tokens, at once; this is `revoke_refresh`). Another user's handle answers the \
+        same 404 as one that never existed. `jwt` mode: 404 `not_available_in_mode`.",
+    params(("id" = String, Path, description = "The session's public handle, as listed")),
+    responses(
+        (status = 204, description = "Ended",
+            headers(("Set-Cookie" = String, description = "Clears the cookie when the caller ended its own session"))),
+        (status = 400, description = "`bad_request`: a path that is not valid UTF-8"),
+        (status = 401, description = "`unauthenticated` or `invalid_token`; in `hybrid` mode \
+            with a `WWW-Authenticate: Bearer` challenge"),
+        (status = 403, description = "`cross_site_request`: a cookie-authenticated request from another site"),
+        (status = 404, description = "`not_found` (no such session of the caller's) or \
+            `not_available_in_mode` (`jwt` mode)"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security(("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn revoke(
     Auth(p): Auth,
     sessions: Sessions,

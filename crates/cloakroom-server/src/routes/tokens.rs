@@ -17,6 +17,7 @@ use http::header::SET_COOKIE;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::{LoginRequest, check_credentials, count_login};
 use super::{Client, not_in_mode};
@@ -43,11 +44,17 @@ pub(super) fn service(app: &App) -> Result<&TokenService, ApiError> {
 }
 
 /// `{access_token, token_type, expires_in}`, and `refresh_token` in `hybrid` mode.
-#[derive(Serialize)]
-struct TokenResponse<'a> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenResponse<'a> {
+    /// A JWS compact token (`typ: at+jwt`), for `Authorization: Bearer`.
+    #[schema(value_type = String)]
     access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// `hybrid` mode: spent by `POST /auth/refresh` for a new pair.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
 }
@@ -117,8 +124,8 @@ async fn login(
 }
 
 /// The body of `POST /auth/refresh`. Not `Debug`: it holds a secret.
-#[derive(Deserialize)]
-struct RefreshRequest {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RefreshRequest {
     refresh_token: String,
 }
 
@@ -137,6 +144,33 @@ fn invalid_refresh() -> ApiError {
 
 /// Spends a refresh token (from the body, else the refresh cookie) for a new pair. A spent one
 /// presented again revokes its whole session, access tokens included.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    operation_id = "refresh",
+    summary = "Spend a refresh token for a new pair",
+    description = "`hybrid` mode only; 404 `not_available_in_mode` in `session` and `jwt` modes. \
+        The refresh token comes from the JSON body or, with an empty body, from the refresh \
+        cookie. The old refresh token is spent: presented again, it answers 401 \
+        `refresh_token_reused` and revokes its whole session.",
+    request_body(content = RefreshRequest, content_type = "application/json",
+        description = "Optional (see `OPTIONAL_BODIES` in `openapi.rs`): without a body the \
+            refresh cookie is used"),
+    responses(
+        (status = 200, description = "A new pair", body = TokenResponse<'_>,
+            headers(("Set-Cookie" = String, description = "The new refresh cookie"))),
+        (status = 400, description = "`malformed_json`, or `invalid_request`: neither a body nor the refresh cookie"),
+        (status = 401, description = "`invalid_refresh_token` (unknown or expired) or `refresh_token_reused`"),
+        (status = 403, description = "`cross_site_request`: the refresh cookie sent from another site"),
+        (status = 404, description = "`not_available_in_mode` (`session` and `jwt` modes)"),
+        (status = 413, description = "`payload_too_large`"),
+        (status = 415, description = "`unsupported_media_type`: a body that is not JSON"),
+        (status = 422, description = "`invalid_request`: JSON of the wrong shape"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security((), ("refresh_cookie" = [])),
+)]
 async fn refresh(
     State(app): State<App>,
     headers: HeaderMap,
