@@ -67,6 +67,27 @@ signal.signal(signal.SIGINT, _on_signal)
 signal.signal(signal.SIGTERM, _on_signal)
 
 
+def prioritize(pid: int | str, nice: int) -> bool:
+    """Sets the nice value of the scheduler autogroup `pid` is in (each session is one, and
+    with autogroups a process's own nice value only counts inside its group). Best effort:
+    False where the kernel has no autogroups or we may not. Our own session's value is put
+    back at exit: it is the caller's shell's too."""
+    try:
+        if pid == "self":
+            with open("/proc/self/autogroup") as f:
+                before = f.read().split()[-1]
+            atexit.register(_set_autogroup_nice, "self", before)
+        _set_autogroup_nice(pid, str(nice))
+        return True
+    except OSError:
+        return False
+
+
+def _set_autogroup_nice(pid: int | str, nice: str) -> None:
+    with open(f"/proc/{pid}/autogroup", "w") as f:
+        f.write(nice)
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> bool:
     """True once something accepts on `port`; False if `proc` exits or time runs out."""
     deadline = time.monotonic() + timeout
