@@ -12,6 +12,7 @@ use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
 use cloakroom_axum::{AuthLayer, CookieConfig};
 use http::{HeaderValue, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -194,14 +195,39 @@ impl App {
     }
 
     /// The router with every route and layer. `Router::layer` wraps each route separately, so
-    /// the outer layers here see the matched route and the errors of the inner ones.
+    /// the outer layers here see the matched route and the errors of the inner ones. They are
+    /// one `ServiceBuilder` stack, listed outermost first: each `Router::layer` call boxes
+    /// every route again, and a boxed route is cloned, with everything inside it, by each
+    /// layer above it on every request (see docs/PERFORMANCE.md, "Load").
     pub fn router(&self) -> Router {
         let mode = self.inner.settings.mode;
         let auth = match self.tokens() {
             Some(tokens) => tokens.layer(),
             None => AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone()),
         };
-        let router = Router::new()
+        // Outside the auth layer, so that a key another node just made is loaded before the
+        // token signed by it is verified.
+        let reload_keys = mode.uses_tokens().then(|| {
+            mw::from_fn_with_state(self.clone(), middleware::reload_keys_for_unknown_kid)
+        });
+        let layers = ServiceBuilder::new()
+            .layer(mw::map_response(middleware::json_errors))
+            // Responses of an authentication server carry credentials or say who is signed in:
+            // no cache may keep any of them.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(mw::from_fn(middleware::observe))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
+            .layer(mw::from_fn(middleware::refuse_declared_oversize))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .option_layer(reload_keys)
+            .layer(auth);
+        Router::new()
             .merge(routes::auth::router(mode))
             .merge(routes::sessions::router(mode))
             .merge(routes::jwks::router())
@@ -209,32 +235,7 @@ impl App {
             .merge(routes::health::router())
             .merge(routes::metrics::router())
             .fallback(routes::not_found)
-            .layer(auth);
-        let router = if mode.uses_tokens() {
-            // Outside the auth layer, so that a key another node just made is loaded before
-            // the token signed by it is verified.
-            router.layer(mw::from_fn_with_state(
-                self.clone(),
-                middleware::reload_keys_for_unknown_kid,
-            ))
-        } else {
-            router
-        };
-        router
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(mw::from_fn(middleware::refuse_declared_oversize))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            ))
-            .layer(mw::from_fn(middleware::observe))
-            // Responses of an authentication server carry credentials or say who is signed in:
-            // no cache may keep any of them.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ))
-            .layer(mw::map_response(middleware::json_errors))
+            .layer(layers)
             .with_state(self.clone())
     }
 }
