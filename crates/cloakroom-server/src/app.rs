@@ -1,7 +1,6 @@
 //! The HTTP application: its state ([`App`]) and its router.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -10,11 +9,10 @@ use cloakroom::auth::{Authenticator, SessionManager};
 use cloakroom::clock::{SharedClock, SystemClock};
 use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
 use cloakroom_axum::{AuthLayer, CookieConfig};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::Error;
 use crate::settings::{SessionStoreKind, Settings};
@@ -26,9 +24,6 @@ use crate::{middleware, prometheus, routes, stores};
 /// The largest request body accepted, in bytes. Logins are a few hundred bytes; anything near
 /// this is an attack or a mistake.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// How long one request may take, body included, before it is answered with 408.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The server's state: stores, session manager, password hasher, cookie settings, metrics,
 /// and in `jwt` and `hybrid` modes the [`TokenService`]. Cheap to clone.
@@ -218,12 +213,8 @@ impl App {
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),
             ))
+            // Also refuses oversized bodies early and applies the time limit.
             .layer(mw::from_fn(middleware::observe))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            ))
-            .layer(mw::from_fn(middleware::refuse_declared_oversize))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .option_layer(reload_keys)
             .layer(auth);
