@@ -12,7 +12,7 @@
 //! moment its 204 arrived, to the 401 on each other node.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -92,7 +92,10 @@ async fn run(trials: usize) {
     for _ in 0..trials {
         let tokens = a.http.login_tokens("alice").await;
         for node in [&b, &c] {
-            assert_eq!(node.http.me_bearer_status(&tokens.access).await, StatusCode::OK);
+            assert_eq!(
+                node.http.me_bearer_status(&tokens.access).await,
+                StatusCode::OK
+            );
         }
         let sent = Instant::now();
         let res = a

@@ -202,9 +202,9 @@ impl App {
         };
         // Outside the auth layer, so that a key another node just made is loaded before the
         // token signed by it is verified.
-        let reload_keys = mode.uses_tokens().then(|| {
-            mw::from_fn_with_state(self.clone(), middleware::reload_keys_for_unknown_kid)
-        });
+        let reload_keys = mode
+            .uses_tokens()
+            .then(|| mw::from_fn_with_state(self.clone(), middleware::reload_keys_for_unknown_kid));
         let layers = ServiceBuilder::new()
             .layer(mw::map_response(middleware::json_errors))
             // Responses of an authentication server carry credentials or say who is signed in:

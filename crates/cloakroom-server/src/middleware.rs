@@ -178,7 +178,10 @@ mod tests {
             tokio::time::sleep(REQUEST_TIMEOUT - Duration::from_millis(1)).await;
             StatusCode::NO_CONTENT.into_response()
         };
-        assert_eq!(within(REQUEST_TIMEOUT, slow).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            within(REQUEST_TIMEOUT, slow).await.status(),
+            StatusCode::NO_CONTENT
+        );
         let now = ready(StatusCode::OK.into_response());
         assert_eq!(within(REQUEST_TIMEOUT, now).await.status(), StatusCode::OK);
     }
