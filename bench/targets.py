@@ -48,6 +48,8 @@ TARGETS: list[Target] = [
            spec="bench-ceiling"),
     server("session-memory", "Cloakroom session, memory",
            'mode = "session"\nsession_store = "memory"\n'),
+    server("session-memory-log", "Cloakroom session, memory, access log on",
+           'mode = "session"\nsession_store = "memory"\n[log]\nfilter = "info"\n'),
     server("session-sqlite", "Cloakroom session, SQLite",
            'mode = "session"\nsession_store = "sqlite"\n'),
     server("session-redis", "Cloakroom session, Redis",
