@@ -82,7 +82,8 @@ def markdown(doc: dict, targets) -> str:
              for run in r.get("runs", [])]
     others = [run["other_cpu_cores"] for r in doc["targets"].values() for run in r.get("runs", [])]
     s = doc["settings"]
-    lines += ["", f"Run {doc['started']}: `{doc['command'].strip()}`; {s['runs']} × {s['duration_s']:g} s "
+    dev = " (a dev build: its numbers mean nothing)" if s.get("profile") == "dev" else ""
+    lines += ["", f"Run {doc['started']}{dev}: `{doc['command'].strip()}`; {s['runs']} × {s['duration_s']:g} s "
               f"per target after {s['warmup_s']:g} s of warm-up, wrk -t1 -c{s['connections']}; "
               f"server on core {s['server_core']}, wrk on core {s['wrk_core']}; "
               f"{doc['machine']['cpu']}, {doc['machine']['nproc']} CPUs, Linux "
