@@ -1,7 +1,6 @@
 //! The HTTP application: its state ([`App`]) and its router.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -11,10 +10,10 @@ use cloakroom::clock::{SharedClock, SystemClock};
 use cloakroom::throttle::LoginThrottle;
 use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
 use cloakroom_axum::{AuthLayer, CookieConfig, TrustedProxies};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::Error;
 use crate::settings::{SessionStoreKind, Settings};
@@ -26,9 +25,6 @@ use crate::{middleware, prometheus, routes, stores};
 /// The largest request body accepted, in bytes. Logins are a few hundred bytes; anything near
 /// this is an attack or a mistake.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// How long one request may take, body included, before it is answered with 408.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The server's state: stores, session manager, password hasher, cookie settings, metrics,
 /// and in `jwt` and `hybrid` modes the [`TokenService`]. Cheap to clone.
@@ -211,14 +207,35 @@ impl App {
     }
 
     /// The router with every route and layer. `Router::layer` wraps each route separately, so
-    /// the outer layers here see the matched route and the errors of the inner ones.
+    /// the outer layers here see the matched route and the errors of the inner ones. They are
+    /// one `ServiceBuilder` stack, listed outermost first: each `Router::layer` call boxes
+    /// every route again, and a boxed route is cloned, with everything inside it, by each
+    /// layer above it on every request (see docs/PERFORMANCE.md, "Load").
     pub fn router(&self) -> Router {
         let mode = self.inner.settings.mode;
         let auth = match self.tokens() {
             Some(tokens) => tokens.layer(),
             None => AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone()),
         };
-        let router = Router::new()
+        // Outside the auth layer, so that a key another node just made is loaded before the
+        // token signed by it is verified.
+        let reload_keys = mode
+            .uses_tokens()
+            .then(|| mw::from_fn_with_state(self.clone(), middleware::reload_keys_for_unknown_kid));
+        let layers = ServiceBuilder::new()
+            .layer(mw::map_response(middleware::json_errors))
+            // Responses of an authentication server carry credentials or say who is signed in:
+            // no cache may keep any of them.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            // Also refuses oversized bodies early and applies the time limit.
+            .layer(mw::from_fn(middleware::observe))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .option_layer(reload_keys)
+            .layer(auth);
+        Router::new()
             .merge(routes::auth::router(mode))
             .merge(routes::sessions::router(mode))
             .merge(routes::jwks::router())
@@ -229,32 +246,7 @@ impl App {
             .merge(routes::verify::router())
             .merge(crate::openapi::router(self))
             .fallback(routes::not_found)
-            .layer(auth);
-        let router = if mode.uses_tokens() {
-            // Outside the auth layer, so that a key another node just made is loaded before
-            // the token signed by it is verified.
-            router.layer(mw::from_fn_with_state(
-                self.clone(),
-                middleware::reload_keys_for_unknown_kid,
-            ))
-        } else {
-            router
-        };
-        router
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(mw::from_fn(middleware::refuse_declared_oversize))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            ))
-            .layer(mw::from_fn(middleware::observe))
-            // Responses of an authentication server carry credentials or say who is signed in:
-            // no cache may keep any of them.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ))
-            .layer(mw::map_response(middleware::json_errors))
+            .layer(layers)
             .with_state(self.clone())
     }
 }
