@@ -56,6 +56,22 @@ use schemas::{ErrorBody, Health, Ready};
         readyz,
         routes::metrics::scrape,
         openapi_json,
+        routes::verify::verify,
+        routes::pages::login::show,
+        routes::pages::login::submit,
+        routes::pages::login::logout,
+        routes::pages::login::refresh,
+        routes::pages::account::show,
+        routes::pages::account::revoke,
+        routes::pages::account::logout_all,
+        routes::pages::account::change_password,
+        routes::pages::admin::show,
+        routes::pages::admin::create,
+        routes::pages::admin::disable,
+        routes::pages::admin::reset_password,
+        routes::pages::admin::set_roles,
+        routes::pages::admin::revoke,
+        routes::pages::style,
     ),
     components(schemas(ErrorBody)),
     tags(
@@ -64,9 +80,18 @@ use schemas::{ErrorBody, Health, Ready};
         (name = "oauth", description = "Introspection and revocation for other services"),
         (name = "keys", description = "Public keys"),
         (name = "operations", description = "Probes, metrics and this document"),
+        (name = "gateway", description = "Forward auth for a reverse proxy"),
+        (name = "pages", description = "The HTML pages for browsers (forms with a CSRF token; \
+            errors are HTML pages, not JSON). Not for machines: use the JSON API"),
     )
 )]
 struct ApiDoc;
+
+/// The tag of the HTML pages: their error responses are HTML pages, not the JSON error body.
+pub(crate) const PAGES_TAG: &str = "pages";
+
+/// Responses of `GET /auth/verify` that have an empty body (for a proxy), not the JSON error.
+const EMPTY_ERRORS: [(&str, &str); 2] = [("verify", "401"), ("verify", "403")];
 
 /// Operations whose JSON body may be left out, but is not `null` when sent. (utoipa can only
 /// say "optional" as `Option<T>`, which also allows `null`.)
@@ -128,6 +153,10 @@ pub(crate) fn document(app: &App) -> utoipa::openapi::OpenApi {
     for (name, scheme) in schemes {
         components.security_schemes.insert(name.to_owned(), scheme);
     }
+    if mode != Mode::Hybrid {
+        // Only `hybrid` mode has refresh cookies, and only it routes this.
+        doc.paths.paths.remove(routes::pages::BROWSER_REFRESH);
+    }
     add_error_bodies(&mut doc);
     for path in OPTIONAL_BODIES {
         let body = doc
@@ -182,6 +211,7 @@ fn cookie(name: &str, description: &str) -> SecurityScheme {
 
 /// Gives every 4xx and 5xx response without a body the JSON error body, and every 401 the
 /// `WWW-Authenticate` header, so that the annotations need only say which codes they carry.
+/// The HTML pages (tag `pages`) are left as annotated, and so are [`EMPTY_ERRORS`].
 fn add_error_bodies(doc: &mut utoipa::openapi::OpenApi) {
     let mut challenge = Header::new(ObjectBuilder::new().schema_type(Type::String));
     challenge.description = Some(
@@ -190,6 +220,14 @@ fn add_error_bodies(doc: &mut utoipa::openapi::OpenApi) {
             .to_owned(),
     );
     for op in operations(doc) {
+        let is_page = op
+            .tags
+            .as_ref()
+            .is_some_and(|tags| tags.iter().any(|t| t == PAGES_TAG));
+        if is_page {
+            continue;
+        }
+        let id = op.operation_id.clone().unwrap_or_default();
         for (status, response) in &mut op.responses.responses {
             let RefOr::T(response) = response else {
                 continue;
@@ -197,7 +235,8 @@ fn add_error_bodies(doc: &mut utoipa::openapi::OpenApi) {
             if !(status.starts_with('4') || status.starts_with('5')) {
                 continue;
             }
-            if response.content.is_empty() {
+            let empty = EMPTY_ERRORS.contains(&(id.as_str(), status.as_str()));
+            if response.content.is_empty() && !empty {
                 let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
                 response.content.insert("application/json".to_owned(), body);
             }

@@ -19,7 +19,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cloakroom_axum::{ApiError, Auth};
-use http::header::{ACCEPT, LOCATION};
+use http::header::{ACCEPT, LOCATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::pages::BROWSER_REFRESH;
@@ -46,6 +46,40 @@ fn wanted_role(query: Option<&str>) -> Option<&str> {
         .filter(|r| !r.is_empty())
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/verify",
+    tag = "gateway",
+    operation_id = "verify",
+    summary = "Forward auth for a reverse proxy (nginx `auth_request`, Traefik ForwardAuth)",
+    description = "All modes. Checks the credential the proxied request carries and answers \
+        with headers and an empty body; writes nothing. Signed in: 200 with the user's name and \
+        roles (with `?role=R`, 403 unless the user has role `R`). Not signed in: 401 with \
+        `X-Cloakroom-Sign-In`, or for a browser (`Accept` naming `text/html`) a 302 to that same \
+        URL. The URL is `/login?next=…` (in `hybrid` mode `/auth/refresh/browser?next=…`), where \
+        `next` is the original URI if it is a path on this origin.",
+    params(
+        ("role" = Option<String>, Query, description = "A role the user must have"),
+        ("X-Original-URI" = Option<String>, Header, description = "The URI the client asked the proxy for (nginx)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The URI the client asked the proxy for (Traefik), if `X-Original-URI` is absent"),
+        ("Accept" = Option<String>, Header, description = "With `text/html`, an anonymous caller gets a 302 instead of a 401"),
+    ),
+    responses(
+        (status = 200, description = "Signed in (empty body)", headers(
+            ("X-Cloakroom-User" = String, description = "The username"),
+            ("X-Cloakroom-Roles" = String, description = "The user's roles, comma-separated (empty for none)"),
+        )),
+        (status = 302, description = "Not signed in, and a browser: go sign in (empty body)", headers(
+            ("Location" = String, description = "Relative URL of the sign-in page (or in `hybrid` mode of the browser refresh), with `next`"),
+        )),
+        (status = 401, description = "Not signed in, or the credential is not valid (empty body)", headers(
+            ("X-Cloakroom-Sign-In" = String, description = "Where to sign in: the URL a browser would be sent to"),
+        )),
+        (status = 403, description = "Signed in, but without the role `role` names (empty body)"),
+        (status = 503, description = "`store_unavailable`"),
+    ),
+    security((), ("bearer" = []), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn verify(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -56,7 +90,13 @@ async fn verify(
         Ok(Auth(p)) => p,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             let hybrid = app.tokens().and_then(|t| t.hybrid()).is_some();
-            return unauthenticated(&headers, hybrid);
+            // The same `WWW-Authenticate` challenge as every other 401 (token modes).
+            let challenge = e.into_response().headers().get(WWW_AUTHENTICATE).cloned();
+            let mut res = unauthenticated(&headers, hybrid);
+            if let Some(challenge) = challenge.filter(|_| res.status() == StatusCode::UNAUTHORIZED) {
+                res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+            }
+            return res;
         }
         Err(e) => return e.into_response(),
     };

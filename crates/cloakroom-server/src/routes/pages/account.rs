@@ -12,11 +12,12 @@ use cloakroom_axum::{ApiError, Auth};
 use http::{HeaderMap, StatusCode, Uri};
 use maud::html;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::csrf::CsrfKey;
 use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
 use super::views::{SessionTable, session_table};
-use super::{bad_form, credentials, failed, form_ok, require};
+use super::{CsrfForm, bad_form, credentials, failed, form_ok, require};
 use crate::App;
 use crate::error::Error;
 use crate::routes::Client;
@@ -53,6 +54,20 @@ fn message(code: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/account",
+    tag = "pages",
+    operation_id = "account_page",
+    summary = "Your account: who you are, your sessions, your password",
+    params(("msg" = Option<String>, Query, description = "A notice to show, by its code (fixed texts only)")),
+    responses(
+        (status = 200, description = "The account page (sets the CSRF cookie)", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to the sign-in page (in `hybrid` mode first to `/auth/refresh/browser`)", headers(("Location" = String, description = "Where to go next"))),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn show(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -131,13 +146,29 @@ async fn show(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AccountRevokeForm)]
 struct RevokeForm {
     #[serde(default)]
     csrf: String,
     session: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/account/sessions/revoke",
+    tag = "pages",
+    operation_id = "account_revoke_session",
+    summary = "End one of your sessions",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/account` with a notice, or to the sign-in page when it was this session; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn revoke(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -166,12 +197,21 @@ async fn revoke(
     Ok(see_other("/account?msg=revoked", &[]))
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
+#[utoipa::path(
+    post,
+    path = "/account/logout-all",
+    tag = "pages",
+    operation_id = "account_logout_all",
+    summary = "Sign out everywhere",
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the sign-in page, with the cookies cleared; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn logout_all(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -192,7 +232,8 @@ async fn logout_all(
 }
 
 /// Not `Debug`: it holds passwords.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AccountPasswordForm)]
 struct PasswordForm {
     #[serde(default)]
     csrf: String,
@@ -202,6 +243,22 @@ struct PasswordForm {
 
 /// Checks the current password, sets the new one (which ends every session of the user and
 /// refuses their access tokens), then signs this browser in again with a fresh session.
+#[utoipa::path(
+    post,
+    path = "/account/password",
+    tag = "pages",
+    operation_id = "account_password",
+    summary = "Change your password",
+    request_body(content = PasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/account` with a notice (changed, wrong password, refused), signed in afresh; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 500, description = "Error page: the change failed", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn change_password(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,

@@ -14,6 +14,7 @@ use cloakroom_axum::{ApiError, Auth};
 use http::{HeaderMap, StatusCode, Uri};
 use maud::html;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::csrf::CsrfKey;
 use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
@@ -64,6 +65,22 @@ fn message(code: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin",
+    tag = "pages",
+    operation_id = "admin_page",
+    summary = "Administration: users and their sessions",
+    description = "For the `admin` role.",
+    params(("msg" = Option<String>, Query, description = "A notice to show, by its code (fixed texts only)")),
+    responses(
+        (status = 200, description = "The administration page (sets the CSRF cookie)", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to the sign-in page (in `hybrid` mode first to `/auth/refresh/browser`)", headers(("Location" = String, description = "Where to go next"))),
+        (status = 403, description = "Error page: not an administrator", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn show(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -177,7 +194,8 @@ async fn checked<T>(
 }
 
 /// Not `Debug`: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AdminCreateForm)]
 struct CreateForm {
     #[serde(default)]
     csrf: String,
@@ -187,6 +205,22 @@ struct CreateForm {
     roles: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/users/create",
+    tag = "pages",
+    operation_id = "admin_create_user",
+    summary = "Add a user",
+    request_body(content = CreateForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/admin` with a notice naming the outcome; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: not an administrator, or the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 500, description = "Error page: the change failed", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn create(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -209,7 +243,8 @@ async fn create(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AdminDisableForm)]
 struct DisableForm {
     #[serde(default)]
     csrf: String,
@@ -217,6 +252,22 @@ struct DisableForm {
     disabled: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/users/disable",
+    tag = "pages",
+    operation_id = "admin_disable_user",
+    summary = "Disable or enable a user",
+    request_body(content = DisableForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/admin` with a notice naming the outcome; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: not an administrator, or the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 500, description = "Error page: the change failed", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn disable(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -244,7 +295,8 @@ async fn disable(
 }
 
 /// Not `Debug`: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AdminPasswordForm)]
 struct PasswordForm {
     #[serde(default)]
     csrf: String,
@@ -252,6 +304,22 @@ struct PasswordForm {
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/users/password",
+    tag = "pages",
+    operation_id = "admin_reset_password",
+    summary = "Reset a user's password",
+    request_body(content = PasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/admin` with a notice naming the outcome; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: not an administrator, or the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 500, description = "Error page: the change failed", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn reset_password(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -273,7 +341,8 @@ async fn reset_password(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AdminRolesForm)]
 struct RolesForm {
     #[serde(default)]
     csrf: String,
@@ -282,6 +351,22 @@ struct RolesForm {
     roles: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/users/roles",
+    tag = "pages",
+    operation_id = "admin_set_roles",
+    summary = "Set a user's roles",
+    request_body(content = RolesForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/admin` with a notice naming the outcome; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: not an administrator, or the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 500, description = "Error page: the change failed", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn set_roles(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -303,7 +388,8 @@ async fn set_roles(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AdminRevokeForm)]
 struct RevokeForm {
     #[serde(default)]
     csrf: String,
@@ -311,6 +397,22 @@ struct RevokeForm {
     session: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/sessions/revoke",
+    tag = "pages",
+    operation_id = "admin_revoke_session",
+    summary = "End any user's session",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to `/admin` with a notice naming the outcome; or not signed in: to sign in", headers(("Location" = String, description = "Where to go next"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: not an administrator, or the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 500, description = "Error page: the change failed", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security(("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn revoke(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,

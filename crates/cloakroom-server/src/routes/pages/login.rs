@@ -24,11 +24,12 @@ use cloakroom_axum::{ApiError, Auth};
 use http::{HeaderMap, StatusCode};
 use maud::html;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::csrf::{ANONYMOUS, CsrfKey};
 use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other};
 use super::next::{login_url, safe_next};
-use super::{BROWSER_REFRESH, credentials, failed, form_ok};
+use super::{BROWSER_REFRESH, CsrfForm, credentials, failed, form_ok};
 use crate::App;
 use crate::prometheus::REFRESHES;
 use crate::routes::Client;
@@ -59,6 +60,20 @@ fn target(next: Option<&str>) -> &str {
     next.and_then(safe_next).unwrap_or("/account")
 }
 
+#[utoipa::path(
+    get,
+    path = "/login",
+    tag = "pages",
+    operation_id = "login_page",
+    summary = "The sign-in page",
+    params(("next" = Option<String>, Query, description = "Where to go after signing in: a path on this origin")),
+    responses(
+        (status = 200, description = "The sign-in form (sets the CSRF cookie)", content_type = "text/html", body = String),
+        (status = 303, description = "Already signed in: on to `next`", headers(("Location" = String, description = "Where to go next"))),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security((), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn show(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -106,7 +121,7 @@ fn form(
 }
 
 /// The sign-in form. Not `Debug`: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginForm {
     #[serde(default)]
     csrf: String,
@@ -119,6 +134,24 @@ struct LoginForm {
 
 /// Checks the form and the credentials, ends any sign-in the browser presented (a planted
 /// cookie is never adopted), signs in afresh and sends the browser on to `next`.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "pages",
+    operation_id = "login_form",
+    summary = "Sign in from the sign-in form",
+    description = "All modes. Any sign-in the browser presented is ended first (a planted cookie is never adopted).",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: on to `next` (a path on this origin) or `/account`", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
+        (status = 400, description = "Error page: the form lacks fields or does not parse", content_type = "text/html", body = String),
+        (status = 401, description = "The sign-in form again, saying the username or password is wrong", content_type = "text/html", body = String),
+        (status = 403, description = "Error page: the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 429, description = "The sign-in form again, saying to wait", content_type = "text/html", body = String, headers(("Retry-After" = u64, description = "Seconds until another attempt may succeed"))),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security((), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn submit(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -183,14 +216,23 @@ async fn submit(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Ends the browser's sign-in and clears its cookies. Without a valid sign-in there is
 /// nothing to end, and only the cookies are cleared.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    tag = "pages",
+    operation_id = "logout_page",
+    summary = "Sign out from a page",
+    description = "All modes. Without a valid sign-in only the cookies are cleared.",
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed out: to the sign-in page, with the cookies cleared", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
+        (status = 403, description = "Error page: the form is cross-site or its CSRF token is wrong", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security((), ("session_cookie" = []), ("access_cookie" = [])),
+)]
 async fn logout(
     State(app): State<App>,
     auth: Result<Auth, ApiError>,
@@ -216,6 +258,21 @@ fn count_refresh(outcome: &'static str) {
 
 /// Rotates the refresh cookie for a new pair and goes back to `next`; on any failure clears
 /// the cookies and goes to the sign-in page. See the module docs for why this is a GET.
+#[utoipa::path(
+    get,
+    path = "/auth/refresh/browser",
+    tag = "pages",
+    operation_id = "browser_refresh",
+    summary = "Refresh a browser's tokens and go back",
+    description = "`hybrid` mode only (the other modes do not route it). Rotates the refresh cookie; see the module docs of `routes/pages/login.rs` for why this is a GET.",
+    params(("next" = Option<String>, Query, description = "Where to go after signing in: a path on this origin")),
+    responses(
+        (status = 303, description = "Back to `next` with fresh cookies, or to the sign-in page with the cookies cleared", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
+        (status = 403, description = "Error page: not a top-level navigation (`Sec-Fetch-Mode`)", content_type = "text/html", body = String),
+        (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
+    ),
+    security((), ("refresh_cookie" = [])),
+)]
 async fn refresh(
     State(app): State<App>,
     headers: HeaderMap,

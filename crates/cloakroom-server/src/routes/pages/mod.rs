@@ -9,12 +9,12 @@
 // A handler's early exit is a whole `Response`; boxing it would buy nothing on these paths.
 #![allow(clippy::result_large_err)]
 
-mod account;
-mod admin;
+pub(crate) mod account;
+pub(crate) mod admin;
 mod credentials;
 pub(crate) mod csrf;
 mod layout;
-mod login;
+pub(crate) mod login;
 pub(crate) mod next;
 mod views;
 
@@ -56,6 +56,15 @@ pub(crate) fn router(mode: Mode) -> Router<App> {
         .layer(header(X_FRAME_OPTIONS, "DENY"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/assets/style.css",
+    tag = "pages",
+    operation_id = "stylesheet",
+    summary = "The pages' stylesheet",
+    responses((status = 200, description = "The stylesheet", content_type = "text/css", body = String)),
+    security(()),
+)]
 async fn style() -> Response {
     (
         [
@@ -134,6 +143,13 @@ fn failed(e: &ApiError) -> Response {
 /// Whether a form post may go on: same-site, and its token is the one for `binding`.
 fn form_ok(app: &App, headers: &HeaderMap, binding: &str, token: &str) -> bool {
     !is_cross_site(headers) && csrf::verify(app, headers, binding, token)
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
 }
 
 /// 400 page for a form that lacks fields or does not parse.
