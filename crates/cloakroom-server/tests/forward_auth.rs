@@ -37,6 +37,12 @@ async fn anonymous_callers_get_401_and_browsers_a_redirect() {
             Mode::Session | Mode::Jwt => "/login",
         };
         assert_eq!(res.headers()["x-cloakroom-sign-in"], sign_in);
+        // The same challenge as every other 401 of the token modes (RFC 6750).
+        let challenge = res.headers().get("www-authenticate");
+        match mode {
+            Mode::Session => assert!(challenge.is_none()),
+            Mode::Jwt | Mode::Hybrid => assert_eq!(challenge.unwrap(), "Bearer"),
+        }
 
         for header in ["x-original-uri", "x-forwarded-uri"] {
             let res = http

@@ -291,7 +291,12 @@ async fn failed_sign_ins_are_counted_across_nodes() {
     for node in &nodes {
         let res = node.http.login_response("alice", PASSWORD).await;
         assert!(res.headers().contains_key("retry-after"));
-        expect_error(res, StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")).await;
+        expect_error(
+            res,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too_many_attempts"),
+        )
+        .await;
     }
     drop(nodes);
     drop_schema(&shared);

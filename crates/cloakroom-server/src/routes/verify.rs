@@ -93,7 +93,8 @@ async fn verify(
             // The same `WWW-Authenticate` challenge as every other 401 (token modes).
             let challenge = e.into_response().headers().get(WWW_AUTHENTICATE).cloned();
             let mut res = unauthenticated(&headers, hybrid);
-            if let Some(challenge) = challenge.filter(|_| res.status() == StatusCode::UNAUTHORIZED) {
+            if let Some(challenge) = challenge.filter(|_| res.status() == StatusCode::UNAUTHORIZED)
+            {
                 res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
             }
             return res;
