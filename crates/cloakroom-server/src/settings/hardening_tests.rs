@@ -3,18 +3,8 @@
 
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Format as _, Serialized, Toml};
-
-use super::{ForwardedHeaderName, Overrides, Settings};
-use crate::error::Error;
-
-fn from_toml(text: &str) -> Result<Settings, Error> {
-    let figment = Figment::from(Serialized::defaults(Settings::default()))
-        .merge(Toml::string(text))
-        .merge(Serialized::defaults(Overrides::default()));
-    Settings::from_figment(&figment)
-}
+use super::ForwardedHeaderName;
+use super::tests::from_toml;
 
 #[test]
 fn defaults() {

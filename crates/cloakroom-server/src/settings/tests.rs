@@ -5,7 +5,7 @@ use crate::error::Error;
 use figment::Figment;
 use figment::providers::{Format as _, Serialized, Toml};
 
-fn from_toml(text: &str) -> Result<Settings, Error> {
+pub(super) fn from_toml(text: &str) -> Result<Settings, Error> {
     let figment = Figment::from(Serialized::defaults(Settings::default()))
         .merge(Toml::string(text))
         .merge(Serialized::defaults(Overrides::default()));
