@@ -225,9 +225,8 @@ impl UserAdmin {
                 bus,
                 horizon,
             }) => {
-                // The same rule as `Revocations::next_user_cut`, from the stored list.
+                // A running server's rule (`Revocations::next_user_cut`), on the stored list.
                 let now = SystemClock.now();
-                let floor = now.saturating_add(Duration::from_secs(1));
                 let current = store
                     .load_all(now)
                     .await?
@@ -241,10 +240,7 @@ impl UserAdmin {
                         _ => None,
                     })
                     .max();
-                let cut = match current {
-                    Some(c) if c >= floor => c.saturating_add(Duration::from_secs(1)),
-                    _ => floor,
-                };
+                let cut = Revocation::next_user_cut(now, current);
                 let entry = entry(now, cut, *horizon);
                 store.add(&entry).await?;
                 if let Some(bus) = bus {

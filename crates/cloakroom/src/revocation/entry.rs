@@ -94,6 +94,18 @@ impl Revocation {
         }
     }
 
+    /// The not-before for a new user-wide cut at `now`, given the user's `current` one: a
+    /// second from now (`iat` has whole seconds), or a second past `current` when that is not
+    /// earlier, since tokens issued after a cut are dated at it. What
+    /// [`Revocations::next_user_cut`](super::Revocations::next_user_cut) applies to its list.
+    pub fn next_user_cut(now: Timestamp, current: Option<Timestamp>) -> Timestamp {
+        let floor = now.saturating_add(std::time::Duration::from_secs(1));
+        match current {
+            Some(cut) if cut >= floor => cut.saturating_add(std::time::Duration::from_secs(1)),
+            _ => floor,
+        }
+    }
+
     /// When the entry can be forgotten: every token it refuses has expired by then.
     pub fn expires_at(&self) -> Timestamp {
         match self {

@@ -111,11 +111,7 @@ impl Revocations {
     /// # }
     /// ```
     pub fn next_user_cut(&self, user_id: &str) -> Timestamp {
-        let floor = self.clock.now().saturating_add(Duration::from_secs(1));
-        match self.deny.user_not_before(user_id) {
-            Some(cut) if cut >= floor => cut.saturating_add(Duration::from_secs(1)),
-            _ => floor,
-        }
+        Revocation::next_user_cut(self.clock.now(), self.deny.user_not_before(user_id))
     }
 
     /// Revokes: the entry takes effect in this process at once, then is stored, then (with a
