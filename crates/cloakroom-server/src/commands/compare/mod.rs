@@ -112,7 +112,7 @@ async fn compare(args: &CompareArgs, settings: Settings) -> Result<(), CompareEr
     progress.finish_and_clear();
     let report = Report {
         cores: std::thread::available_parallelism().map_or(1, usize::from),
-        session_store: format!("{:?}", settings.session_store).to_lowercase(),
+        session_store: settings.session_store().as_str().to_owned(),
         database: if configured_database {
             settings.database_url.clone()
         } else {
