@@ -74,13 +74,24 @@ def prioritize(pid: int | str, nice: int) -> bool:
     back at exit: it is the caller's shell's too."""
     try:
         if pid == "self":
-            with open("/proc/self/autogroup") as f:
-                before = f.read().split()[-1]
+            before = _autogroup_nice("self")
+            if before is None:
+                return False
             atexit.register(_set_autogroup_nice, "self", before)
         _set_autogroup_nice(pid, str(nice))
         return True
     except OSError:
         return False
+
+
+def _autogroup_nice(pid: int | str) -> str | None:
+    """The nice value in `/proc/<pid>/autogroup` ("/autogroup-42 nice 0"), or None where the
+    file is empty or shaped otherwise (seen on a CI machine: the file existed, empty)."""
+    with open(f"/proc/{pid}/autogroup") as f:
+        words = f.read().split()
+    if len(words) == 3 and words[1] == "nice" and words[2].lstrip("-").isdigit():
+        return words[2]
+    return None
 
 
 def _set_autogroup_nice(pid: int | str, nice: str) -> None:
