@@ -11,6 +11,7 @@ use cloakroom::auth::{ActiveSession, AuthError, SessionManager};
 use cloakroom::session::SessionKey;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, Request};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::csrf::{is_cross_site, is_unsafe};
@@ -128,6 +129,47 @@ pub struct AuthService<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+pin_project! {
+    /// The response future of [`AuthService`].
+    ///
+    /// A request whose credential is settled without waiting (an access token: a signature
+    /// check or a verified-cache hit, no store) goes straight to the inner service, with no
+    /// allocation and no clone of it; one that waits on a store (a session lookup, a key
+    /// reload) runs boxed.
+    pub struct AuthFuture<F, E> {
+        #[pin]
+        state: AuthFutureState<F, E>,
+    }
+}
+
+pin_project! {
+    #[project = AuthFutureProj]
+    enum AuthFutureState<F, E> {
+        Direct { #[pin] future: F },
+        Boxed { future: BoxFuture<Result<Response, E>> },
+    }
+}
+
+impl<F, E> Future for AuthFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            AuthFutureProj::Direct { future } => future.poll(cx),
+            AuthFutureProj::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, E> std::fmt::Debug for AuthFuture<F, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthFuture")
+    }
+}
+
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
@@ -136,18 +178,31 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
+    type Future = AuthFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if let Some(state) = settled_at_once(&self.shared, &req) {
+            req.extensions_mut().insert(SessionContext {
+                shared: Arc::clone(&self.shared),
+                state,
+                presented: None,
+            });
+            // The instance that was polled ready serves this request.
+            return AuthFuture {
+                state: AuthFutureState::Direct {
+                    future: self.inner.call(req),
+                },
+            };
+        }
         // The clone is not ready; the instance that was polled ready serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
-        Box::pin(async move {
+        let future = Box::pin(async move {
             if carries_cookie_credential(&shared, req.headers())
                 && is_unsafe(req.method())
                 && is_cross_site(req.headers())
@@ -170,8 +225,36 @@ where
                 }
             }
             Ok(res)
-        })
+        });
+        AuthFuture {
+            state: AuthFutureState::Boxed { future },
+        }
     }
+}
+
+/// The outcome for a request whose credential needs no waiting: an access token that verifies,
+/// or fails for any reason but an unknown `kid` (which may need a key reload). `None` sends
+/// the request the long way: cookies on unsafe methods (the CSRF check answers those),
+/// sessions, and reloads.
+#[cfg(feature = "jwt")]
+fn settled_at_once<B>(shared: &Shared, req: &Request<B>) -> Option<AuthState> {
+    let tokens = shared.tokens.as_ref()?;
+    if is_unsafe(req.method()) && carries_cookie_credential(shared, req.headers()) {
+        return None;
+    }
+    match tokens.authenticate_at_once(req.headers())? {
+        AuthState::InvalidToken(e)
+            if matches!(*e, cloakroom::token::TokenError::UnknownKid) && tokens.reloads() =>
+        {
+            None
+        }
+        state => Some(state),
+    }
+}
+
+#[cfg(not(feature = "jwt"))]
+fn settled_at_once<B>(_: &Shared, _: &Request<B>) -> Option<AuthState> {
+    None
 }
 
 fn carries_cookie_credential(shared: &Shared, headers: &HeaderMap) -> bool {
@@ -189,7 +272,7 @@ fn carries_cookie_credential(shared: &Shared, headers: &HeaderMap) -> bool {
 async fn authenticate(shared: &Shared, headers: &HeaderMap) -> (AuthState, Option<SessionKey>) {
     #[cfg(feature = "jwt")]
     if let Some(tokens) = &shared.tokens {
-        if let Some(state) = tokens.authenticate(headers) {
+        if let Some(state) = tokens.authenticate(headers).await {
             return (state, None);
         }
     }

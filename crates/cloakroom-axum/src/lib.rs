@@ -42,10 +42,10 @@ pub use cookie::{CookieConfig, SessionCookie};
 pub use csrf::is_cross_site;
 pub use error::ApiError;
 pub use extract::{Auth, CurrentSession, Sessions};
-pub use layer::{AuthLayer, AuthService, AuthState};
+pub use layer::{AuthFuture, AuthLayer, AuthService, AuthState};
 pub use proxy::{Cidr, ForwardedHeader, InvalidCidr, TrustedProxies};
 #[cfg(feature = "jwt")]
-pub use token::TokenAuth;
+pub use token::{KeyReloader, TokenAuth};
 
 /// The core crate, re-exported so that users need one dependency.
 pub use cloakroom;

@@ -1,10 +1,13 @@
 //! Access-token authentication: `Authorization: Bearer` (RFC 6750) and, for browsers, an
 //! `HttpOnly` cookie. Never the query string.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use cloakroom::auth::AuthMethod;
-use cloakroom::token::TokenVerifier;
+use cloakroom::token::{AccessClaims, TokenError, TokenVerifier};
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
@@ -21,6 +24,18 @@ pub struct TokenAuth {
     pub(crate) verifier: TokenVerifier,
     pub(crate) cookie: Option<CookieConfig>,
     pub(crate) method: AuthMethod,
+    reloader: Option<Arc<dyn KeyReloader>>,
+}
+
+/// Loads the signing keys again when a token names a `kid` the verifier does not know: another
+/// node, or `cloakroom keys rotate`, made a key this process has not seen yet.
+///
+/// Called only on that failure, never on the hot path; the implementation decides how often a
+/// reload may really happen (a cooldown), since anyone can send a made-up `kid`.
+pub trait KeyReloader: Send + Sync + fmt::Debug + 'static {
+    /// Reloads the keys; `true` if they may have changed, so that the token is verified once
+    /// more.
+    fn reload(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
 }
 
 impl TokenAuth {
@@ -31,7 +46,15 @@ impl TokenAuth {
             verifier,
             cookie: None,
             method,
+            reloader: None,
         }
+    }
+
+    /// Asks `reloader` for the keys again when a token's `kid` is unknown, then verifies the
+    /// token once more.
+    pub fn with_key_reloader(mut self, reloader: Arc<dyn KeyReloader>) -> Self {
+        self.reloader = Some(reloader);
+        self
     }
 
     /// Also accepts the token from the cookie `cookie` describes (for browsers).
@@ -50,24 +73,52 @@ impl TokenAuth {
         self.cookie.as_ref()
     }
 
-    /// The outcome for a request that presents a token; `None` when it presents none.
-    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Option<AuthState> {
-        let token = bearer(headers).or_else(|| self.cookie.as_ref()?.find_raw(headers))?;
-        Some(match self.verifier.verify(token) {
-            Ok(claims) => {
-                metrics::counter!(AUTH_METRIC, "outcome" => "success").increment(1);
-                AuthState::Token(Arc::new(claims))
+    /// The outcome for a request that presents a token; `None` when it presents none. Reloads
+    /// the keys and verifies again when the token's `kid` is unknown and a reloader is set.
+    pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Option<AuthState> {
+        let token = self.find(headers)?;
+        let mut result = self.verifier.verify_shared(token);
+        if let (Err(TokenError::UnknownKid), Some(reloader)) = (&result, &self.reloader) {
+            if reloader.reload().await {
+                result = self.verifier.verify_shared(token);
             }
-            Err(e) => {
-                metrics::counter!(AUTH_METRIC, "outcome" => e.code()).increment(1);
-                if e.is_server_fault() {
-                    tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "a server key could not verify a token");
-                } else {
-                    tracing::debug!(reason = e.code(), "refused an access token");
-                }
-                AuthState::InvalidToken(Arc::new(e))
+        }
+        Some(outcome(result))
+    }
+
+    /// [`authenticate`](Self::authenticate) without the reload: what the layer settles
+    /// without waiting.
+    pub(crate) fn authenticate_at_once(&self, headers: &HeaderMap) -> Option<AuthState> {
+        let token = self.find(headers)?;
+        Some(outcome(self.verifier.verify_shared(token)))
+    }
+
+    /// Whether an unknown `kid` makes the keys load again.
+    pub(crate) fn reloads(&self) -> bool {
+        self.reloader.is_some()
+    }
+
+    fn find<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        bearer(headers).or_else(|| self.cookie.as_ref()?.find_raw(headers))
+    }
+}
+
+/// The layer's verdict on a verification, counted by outcome.
+fn outcome(result: Result<Arc<AccessClaims>, TokenError>) -> AuthState {
+    match result {
+        Ok(claims) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => "success").increment(1);
+            AuthState::Token(claims)
+        }
+        Err(e) => {
+            metrics::counter!(AUTH_METRIC, "outcome" => e.code()).increment(1);
+            if e.is_server_fault() {
+                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "a server key could not verify a token");
+            } else {
+                tracing::debug!(reason = e.code(), "refused an access token");
             }
-        })
+            AuthState::InvalidToken(Arc::new(e))
+        }
     }
 }
 

@@ -4,16 +4,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware as mw;
 use cloakroom::auth::{Authenticator, SessionManager};
 use cloakroom::clock::{SharedClock, SystemClock};
 use cloakroom::throttle::LoginThrottle;
 use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
 use cloakroom_axum::{AuthLayer, CookieConfig, TrustedProxies};
-use http::{HeaderValue, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::Error;
 use crate::settings::{SessionStoreKind, Settings};
@@ -217,23 +214,9 @@ impl App {
             Some(tokens) => tokens.layer(),
             None => AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone()),
         };
-        // Outside the auth layer, so that a key another node just made is loaded before the
-        // token signed by it is verified.
-        let reload_keys = mode
-            .uses_tokens()
-            .then(|| mw::from_fn_with_state(self.clone(), middleware::reload_keys_for_unknown_kid));
         let layers = ServiceBuilder::new()
-            .layer(mw::map_response(middleware::json_errors))
-            // Responses of an authentication server carry credentials or say who is signed in:
-            // no cache may keep any of them.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ))
-            // Also refuses oversized bodies early and applies the time limit.
-            .layer(mw::from_fn(middleware::observe))
+            .layer(middleware::EdgeLayer::default())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .option_layer(reload_keys)
             .layer(auth);
         Router::new()
             .merge(routes::auth::router(mode))

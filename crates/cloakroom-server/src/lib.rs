@@ -31,6 +31,7 @@ mod middleware;
 mod openapi;
 pub mod prometheus;
 mod purge;
+mod request_metrics;
 mod routes;
 mod serve;
 pub mod settings;

@@ -1,52 +1,172 @@
-//! Request-wide middleware: the access log and latency histogram, the early refusal of
-//! oversized bodies, the time limit, and the guarantee that every error is JSON.
+//! Request-wide middleware, as one hand-written tower layer: the access log and latency
+//! histogram, the early refusal of oversized bodies, the time limit, `Cache-Control: no-store`,
+//! and the guarantee that every error is JSON.
+//!
+//! One layer rather than four `from_fn`/`map_response` layers: each of those boxes its future
+//! and clones the service under it on every request, which cost a third of a token request's
+//! CPU time beyond a bare handler's (docs/PERFORMANCE.md, "Where the time goes").
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use cloakroom_axum::ApiError;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use pin_project_lite::pin_project;
+use tokio::time::Timeout;
+use tower::{Layer, Service};
 
-use crate::prometheus::REQUEST_DURATION;
-use crate::{App, MAX_BODY_BYTES};
+use crate::MAX_BODY_BYTES;
+use crate::request_metrics::RequestMetrics;
 
 /// How long one request may take, body included, before it is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Logs one line per request and records its latency, labelled by the matched route (never
-/// the raw path, which may carry IDs, and whose variety would swamp Prometheus). Headers,
-/// cookies, query strings and bodies are never logged. Runs the rest through [`guard`]: one
-/// middleware rather than three, as each `from_fn` layer clones what is inside it per request.
-pub(crate) async fn observe(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let res = guard(req, next).await;
-    let elapsed = start.elapsed();
-    let status = res.status().as_u16();
-    metrics::histogram!(
-        REQUEST_DURATION,
-        "method" => method,
-        "route" => route.clone(),
-        "status" => status.to_string(),
-    )
-    .record(elapsed.as_secs_f64());
-    tracing::info!(
-        target: "cloakroom_server::access",
-        method,
-        route = %route,
-        status,
-        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
-    res
+/// The layer every route is wrapped in, outermost. Logs one line per request and records its
+/// latency, labelled by the matched route (never the raw path, which may carry IDs, and whose
+/// variety would swamp Prometheus); headers, cookies, query strings and bodies are never
+/// logged. Answers 413 at once when the declared `Content-Length` is over the limit, and 408
+/// when the request takes longer than [`REQUEST_TIMEOUT`]. Marks every response `no-store`
+/// unless it says otherwise, and makes every error JSON ([`json_errors`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EdgeLayer {
+    metrics: Arc<RequestMetrics>,
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Edge {
+            inner,
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+/// The service [`EdgeLayer`] makes.
+#[derive(Debug, Clone)]
+pub(crate) struct Edge<S> {
+    inner: S,
+    metrics: Arc<RequestMetrics>,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let start = Instant::now();
+        let method = method_label(req.method());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        // Refused before any of it is read: bodies without a length are cut off by
+        // `DefaultBodyLimit` when a handler reads them.
+        let state = if declared_length(req.headers()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            State::Answered {
+                response: Some(payload_too_large().into_response()),
+            }
+        } else {
+            // tokio's `timeout` polls the request before its timer, so a request answered
+            // at once never touches the timer wheel (tower-http's `TimeoutLayer` polls the
+            // timer first, registering one for every request: 5 % of a session request's CPU).
+            State::Running {
+                future: tokio::time::timeout(REQUEST_TIMEOUT, self.inner.call(req)),
+            }
+        };
+        EdgeFuture {
+            state,
+            start,
+            method,
+            route,
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Edge`].
+    pub(crate) struct EdgeFuture<F> {
+        #[pin]
+        state: State<F>,
+        start: Instant,
+        method: &'static str,
+        route: Option<MatchedPath>,
+        metrics: Arc<RequestMetrics>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running { #[pin] future: Timeout<F> },
+        Answered { response: Option<Response> },
+    }
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.state.project() {
+            StateProj::Running { future } => match ready!(future.poll(cx)) {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
+            },
+            // Taken once; a future polled again after it finished gets an empty 500 rather
+            // than a panic.
+            StateProj::Answered { response } => response
+                .take()
+                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        };
+        let elapsed = this.start.elapsed();
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let status = response.status().as_u16();
+        this.metrics
+            .record(this.method, route, status, elapsed.as_secs_f64());
+        tracing::info!(
+            target: "cloakroom_server::access",
+            method = *this.method,
+            route,
+            status,
+            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+        let mut response = json_errors(response);
+        // Responses of an authentication server carry credentials or say who is signed in:
+        // no cache may keep any of them.
+        if !response.headers().contains_key(header::CACHE_CONTROL) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The method as a label; made-up methods share one label so that they cannot grow the
@@ -64,46 +184,6 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// In the token modes, loads the keys again before a token whose `kid` this process does not
-/// know is verified (see [`TokenService::reload_if_unknown_kid`](crate::tokens::TokenService)).
-pub(crate) async fn reload_keys_for_unknown_kid(
-    State(app): State<App>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if let Some(tokens) = app.tokens() {
-        tokens.reload_if_unknown_kid(req.headers()).await;
-    }
-    next.run(req).await
-}
-
-/// Answers 413 at once when the declared `Content-Length` is over the limit, whatever the
-/// route, instead of reading the body (bodies without a length are cut off by
-/// `DefaultBodyLimit` when a handler reads them); and 408 when the request, body included,
-/// takes longer than [`REQUEST_TIMEOUT`].
-async fn guard(req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return payload_too_large().into_response();
-    }
-    within(REQUEST_TIMEOUT, next.run(req)).await
-}
-
-/// `response`, or an empty 408 (made JSON by [`json_errors`]) once `limit` has passed.
-/// tokio's `timeout` polls the request before its timer, so a request answered at once never
-/// touches the timer wheel; tower-http's `TimeoutLayer` polls the timer first and so registers
-/// one for every request (5 % of a session request's CPU time, docs/PERFORMANCE.md).
-async fn within(limit: Duration, response: impl Future<Output = Response>) -> Response {
-    match tokio::time::timeout(limit, response).await {
-        Ok(res) => res,
-        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
-    }
-}
-
 /// 413 `payload_too_large`.
 pub(crate) fn payload_too_large() -> ApiError {
     ApiError::new(
@@ -116,7 +196,7 @@ pub(crate) fn payload_too_large() -> ApiError {
 /// Turns any error response that is not JSON yet (axum's own 405, a path that is not UTF-8,
 /// a timeout, …) into `{"error", "message"}` with the same status and headers. The HTML
 /// pages' own error pages (`text/html`) stay as they are.
-pub(crate) async fn json_errors(res: Response) -> Response {
+pub(crate) fn json_errors(res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error())
         || is_json(res.headers())
@@ -170,30 +250,85 @@ fn code_for(status: StatusCode) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use std::future::{pending, ready};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tower::ServiceExt as _;
 
     use super::*;
 
+    /// The edge layer over a handler that waits `delay`, then answers `status`, counting calls.
+    async fn through_edge(
+        req: Request,
+        delay: Duration,
+        response: fn() -> Response,
+    ) -> (Response, usize) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let inner = tower::service_fn(move |_req: Request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(delay).await;
+                Ok::<_, Infallible>(response())
+            }
+        });
+        let res = EdgeLayer::default()
+            .layer(inner)
+            .oneshot(req)
+            .await
+            .unwrap();
+        (res, calls.load(Ordering::SeqCst))
+    }
+
+    fn get() -> Request {
+        Request::new(Body::empty())
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_request_that_takes_too_long_is_answered_408() {
-        let res = within(REQUEST_TIMEOUT, pending::<Response>()).await;
+    async fn a_request_that_takes_too_long_is_answered_408_in_json() {
+        let (res, _) = through_edge(get(), REQUEST_TIMEOUT * 2, || {
+            StatusCode::OK.into_response()
+        })
+        .await;
         assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
-        // And json_errors gives it the JSON body every error has.
-        let res = json_errors(res).await;
         assert!(is_json(res.headers()));
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_request_within_the_limit_keeps_its_response() {
-        let slow = async {
-            tokio::time::sleep(REQUEST_TIMEOUT - Duration::from_millis(1)).await;
-            StatusCode::NO_CONTENT.into_response()
-        };
-        assert_eq!(
-            within(REQUEST_TIMEOUT, slow).await.status(),
-            StatusCode::NO_CONTENT
+        let almost = REQUEST_TIMEOUT - Duration::from_millis(1);
+        let (res, _) = through_edge(get(), almost, || StatusCode::NO_CONTENT.into_response()).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let (res, _) = through_edge(get(), Duration::ZERO, || StatusCode::OK.into_response()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_declared_oversized_body_is_refused_before_the_handler_runs() {
+        let mut req = get();
+        req.headers_mut().insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(MAX_BODY_BYTES as u64 + 1),
         );
-        let now = ready(StatusCode::OK.into_response());
-        assert_eq!(within(REQUEST_TIMEOUT, now).await.status(), StatusCode::OK);
+        let (res, calls) =
+            through_edge(req, Duration::ZERO, || StatusCode::OK.into_response()).await;
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(is_json(res.headers()));
+        assert_eq!(calls, 0);
+    }
+
+    #[tokio::test]
+    async fn errors_become_json_and_a_cache_header_of_the_handler_is_kept() {
+        let (res, _) = through_edge(get(), Duration::ZERO, || {
+            StatusCode::METHOD_NOT_ALLOWED.into_response()
+        })
+        .await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(is_json(res.headers()));
+        let (res, _) = through_edge(get(), Duration::ZERO, || {
+            ([(header::CACHE_CONTROL, "public, max-age=60")], "jwks").into_response()
+        })
+        .await;
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=60");
     }
 }

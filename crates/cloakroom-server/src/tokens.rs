@@ -2,19 +2,17 @@
 //! deny-list (and the bus that spreads it), the verifier, the cookies, and the mode's facade
 //! ([`JwtAuth`] or [`HybridAuth`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cloakroom::auth::AuthMethod;
 use cloakroom::clock::SharedClock;
 use cloakroom::revocation::Revocations;
 use cloakroom::token::{KeyManager, TokenIssuer, TokenVerifier};
 use cloakroom::token_auth::{HybridAuth, JwtAuth};
-use cloakroom_axum::{AuthLayer, CookieConfig, TokenAuth};
-use http::HeaderMap;
-use http::header::AUTHORIZATION;
+use cloakroom_axum::{AuthLayer, CookieConfig, KeyReloader, TokenAuth};
 
 use crate::error::Error;
 use crate::settings::{Mode, Settings};
@@ -30,8 +28,6 @@ pub const REFRESH_PATH: &str = "/auth/refresh";
 /// At most one reload of the keys per this long for tokens with an unknown `kid`: a stream of
 /// made-up `kid`s must not turn into a stream of database reads.
 const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(1);
-/// The longest token header worth decoding to find its `kid`.
-const MAX_HEADER_CHARS: usize = 1024;
 
 /// The facade of the configured token mode.
 #[derive(Debug, Clone)]
@@ -46,13 +42,13 @@ pub enum TokenMode {
 #[derive(Debug)]
 pub struct TokenService {
     mode: TokenMode,
-    keys: KeyManager,
+    keys: Arc<KeyManager>,
     verifier: TokenVerifier,
     revocations: Arc<Revocations>,
     access_cookie: CookieConfig,
     refresh_cookie: CookieConfig,
-    /// When the keys were last reloaded for an unknown `kid`.
-    kid_reload: tokio::sync::Mutex<Option<Instant>>,
+    /// Reloads the keys for a token with an unknown `kid`.
+    kid_reload: Arc<UnknownKidReload>,
 }
 
 impl TokenService {
@@ -64,8 +60,9 @@ impl TokenService {
         stores: &Stores,
         clock: SharedClock,
     ) -> Result<Self, Error> {
-        let keys =
-            KeyManager::open(stores.database.keys(), settings.key_policy(), clock.clone()).await?;
+        let keys = Arc::new(
+            KeyManager::open(stores.database.keys(), settings.key_policy(), clock.clone()).await?,
+        );
         let mut revocations = Revocations::open(stores.revocations.clone(), clock.clone()).await?;
         if let Some(bus) = &stores.bus {
             revocations = revocations.with_bus(bus.clone());
@@ -103,14 +100,17 @@ impl TokenService {
         let secure = settings.public_url_is_https()?;
         Ok(Self {
             mode,
-            keys,
             verifier,
             revocations,
             access_cookie: CookieConfig::new(ACCESS_COOKIE).secure(secure),
             refresh_cookie: CookieConfig::new(REFRESH_COOKIE)
                 .with_path(REFRESH_PATH)
                 .secure(secure),
-            kid_reload: tokio::sync::Mutex::new(None),
+            kid_reload: Arc::new(UnknownKidReload {
+                keys: Arc::clone(&keys),
+                last: tokio::sync::Mutex::new(None),
+            }),
+            keys,
         })
     }
 
@@ -164,7 +164,8 @@ impl TokenService {
     pub(crate) fn layer(&self) -> AuthLayer {
         AuthLayer::tokens(
             TokenAuth::new(self.verifier.clone(), self.method())
-                .with_cookie(self.access_cookie.clone()),
+                .with_cookie(self.access_cookie.clone())
+                .with_key_reloader(self.kid_reload.clone()),
         )
     }
 
@@ -183,70 +184,40 @@ impl TokenService {
         }
         Ok(())
     }
-
-    /// Reloads the keys when a request presents a token whose `kid` this process does not know
-    /// (another node or `cloakroom keys rotate` made a key), at most once per cooldown.
-    pub(crate) async fn reload_if_unknown_kid(&self, headers: &HeaderMap) {
-        let Some(token) = bearer(headers).or_else(|| self.access_cookie.find_raw(headers)) else {
-            return;
-        };
-        let Some(kid) = header_kid(token) else { return };
-        if self.keys.ring().snapshot().get(&kid).is_some() {
-            return;
-        }
-        // Requests that arrive while a reload runs go on without waiting for it.
-        let Ok(mut last) = self.kid_reload.try_lock() else {
-            return;
-        };
-        if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_COOLDOWN) {
-            return;
-        }
-        *last = Some(Instant::now());
-        match self.keys.reload().await {
-            Ok(()) => tracing::debug!("reloaded the signing keys for an unknown kid"),
-            Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
-        }
-    }
 }
 
-/// The token of `Authorization: Bearer <token>`.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+/// Reloads the keys when a request presents a token whose `kid` this process does not know
+/// (another node or `cloakroom keys rotate` made a key), at most once per cooldown. Asked by
+/// the auth layer only after verification failed for that reason, so it costs nothing on the
+/// hot path.
+#[derive(Debug)]
+struct UnknownKidReload {
+    keys: Arc<KeyManager>,
+    /// When the keys were last reloaded for an unknown `kid`.
+    last: tokio::sync::Mutex<Option<Instant>>,
 }
 
-/// The `kid` of a token's header, read without trusting anything else in it.
-fn header_kid(token: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Header {
-        kid: Option<String>,
-    }
-    let header = token.split('.').next()?;
-    if header.len() > MAX_HEADER_CHARS {
-        return None;
-    }
-    let json = URL_SAFE_NO_PAD.decode(header).ok()?;
-    serde_json::from_slice::<Header>(&json).ok()?.kid
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_kid_of_a_header_and_nothing_else() {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1"}"#);
-        assert_eq!(
-            header_kid(&format!("{header}.e30.sig")).as_deref(),
-            Some("k1")
-        );
-        assert_eq!(header_kid("not base64!.x.y"), None);
-        let no_kid = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA"}"#);
-        assert_eq!(header_kid(&no_kid), None);
-        assert_eq!(header_kid(&"A".repeat(MAX_HEADER_CHARS + 4)), None);
-        let mut h = HeaderMap::new();
-        h.insert(AUTHORIZATION, "bearer abc".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
+impl KeyReloader for UnknownKidReload {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            // Requests that arrive while a reload runs go on without waiting for it.
+            let Ok(mut last) = self.last.try_lock() else {
+                return false;
+            };
+            if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_COOLDOWN) {
+                return false;
+            }
+            *last = Some(Instant::now());
+            match self.keys.reload().await {
+                Ok(()) => {
+                    tracing::debug!("reloaded the signing keys for an unknown kid");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reload the signing keys");
+                    false
+                }
+            }
+        })
     }
 }

@@ -43,6 +43,21 @@ fn on_by_default_and_a_repeat_is_served_from_it() {
 }
 
 #[test]
+fn a_repeat_shares_the_cached_claims_and_a_miss_does_not() {
+    let server = Server::new(Algorithm::Hs256);
+    let token = server.token();
+    let first = server.verifier.verify_shared(&token).unwrap();
+    let again = server.verifier.verify_shared(&token).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "a hit copies nothing");
+    assert_eq!(*first, server.verify(&token).unwrap());
+    let uncached = server.verifier.clone().with_verified_cache(0);
+    let a = uncached.verify_shared(&token).unwrap();
+    let b = uncached.verify_shared(&token).unwrap();
+    assert!(!Arc::ptr_eq(&a, &b));
+    assert_eq!(a, b);
+}
+
+#[test]
 fn can_be_turned_off() {
     let server = Server::new(Algorithm::Hs256);
     let verifier = server.verifier.clone().with_verified_cache(0);

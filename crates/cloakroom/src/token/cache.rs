@@ -33,7 +33,7 @@ pub(crate) type TokenDigest = [u8; 32];
 #[derive(Debug)]
 pub(crate) struct Verified {
     /// The claims as parsed when the token was verified.
-    pub(crate) claims: AccessClaims,
+    pub(crate) claims: Arc<AccessClaims>,
     /// The `kid` of the key that verified the signature.
     pub(crate) kid: Box<str>,
     /// That key's fingerprint: a key reusing the `kid` with other material is not it.

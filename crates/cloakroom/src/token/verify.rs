@@ -127,8 +127,26 @@ impl TokenVerifier {
 
     /// Verifies `token` as of `now`.
     pub fn verify_at(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {
+        self.verify_shared_at(token, now).map(Arc::unwrap_or_clone)
+    }
+
+    /// Verifies `token` now, returning claims that may be shared with the verified-token
+    /// cache: on a cache hit nothing is copied, which is what a request's hot path wants.
+    ///
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
+        self.verify_shared_at(token, self.clock.now())
+    }
+
+    /// [`verify_shared`](Self::verify_shared) as of `now`.
+    pub fn verify_shared_at(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Arc<AccessClaims>, TokenError> {
         let Some(cache) = &self.cache else {
-            return self.verify_uncached(token, now).map(|(claims, _)| claims);
+            return self
+                .verify_uncached(token, now)
+                .map(|(claims, _)| Arc::new(claims));
         };
         // Refused before it is hashed: an 8 KiB bound on the work any token costs.
         check_size(token)?;
@@ -136,17 +154,18 @@ impl TokenVerifier {
         if let Some(hit) = cache.get(&digest) {
             if self.key_still_verifies(&hit, now) {
                 self.check_claims(&hit.claims, now)?;
-                return Ok(hit.claims.clone());
+                return Ok(Arc::clone(&hit.claims));
             }
             // The key was retired, removed or replaced: never a hit again. Full verification
             // says why the token fails (or verifies it with the key now under that `kid`).
             cache.remove(&digest);
         }
         let (claims, key) = self.verify_uncached(token, now)?;
+        let claims = Arc::new(claims);
         cache.insert(
             digest,
             Verified {
-                claims: claims.clone(),
+                claims: Arc::clone(&claims),
                 kid: key.kid().as_str().into(),
                 key: *key.fingerprint(),
             },
