@@ -38,7 +38,8 @@ fn record(i: usize) -> SessionRecord {
             format!("{:08x}-0000-4000-8000-{:012x}", user, user),
             format!("user{user}"),
         )
-        .with_roles(roles.iter().copied()),
+        .with_roles(roles.iter().copied())
+        .into(),
         created_at: now,
         last_seen_at: now,
         idle_expires_at: now.saturating_add(std::time::Duration::from_secs(1800)),

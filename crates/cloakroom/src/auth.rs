@@ -143,7 +143,7 @@ impl ActiveSession {
             user_id: self.record.user.id.clone(),
             username: self.record.user.name.clone(),
             roles: self.record.user.roles.clone(),
-            session: self.record.handle.clone(),
+            session: self.record.handle,
             method: AuthMethod::Session,
             token: None,
         }
@@ -195,16 +195,17 @@ impl SessionManager {
     }
 
     /// Starts a session for `user` under a new random ID. The ID is returned once, to be handed
-    /// to the client; the store keeps only its digest.
+    /// to the client; the store keeps only its digest. `user` may be a [`SessionUser`] or an
+    /// `Arc` of one to share.
     pub async fn start(
         &self,
-        user: SessionUser,
+        user: impl Into<Arc<SessionUser>>,
         client: ClientInfo,
     ) -> Result<(SessionId, SessionRecord), AuthError> {
         let now = self.now();
         let record = SessionRecord {
             handle: SessionHandle::generate()?,
-            user,
+            user: user.into(),
             created_at: now,
             last_seen_at: now,
             idle_expires_at: now.saturating_add(self.policy.idle_timeout()),

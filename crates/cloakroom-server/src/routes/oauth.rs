@@ -2,6 +2,8 @@
 //! revocation (RFC 7009, `POST /auth/revoke`), in `jwt` and `hybrid` modes. Both take
 //! `application/x-www-form-urlencoded` bodies with `token` and an optional `token_type_hint`.
 
+use std::sync::Arc;
+
 use axum::extract::{Form, State};
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -164,12 +166,13 @@ async fn refresh(tokens: &TokenService, token: &str) -> Result<Option<Introspect
         return Ok(None);
     }
     let exp = record.expires_at().unix();
+    let user = Arc::unwrap_or_clone(record.user);
     Ok(Some(Introspection {
         active: true,
         token_type: Some("refresh_token"),
-        sub: Some(record.user.id),
-        username: Some(record.user.name),
-        roles: Some(record.user.roles),
+        sub: Some(user.id),
+        username: Some(user.name),
+        roles: Some(user.roles),
         sid: Some(record.handle.to_string()),
         exp: Some(exp),
         iat: Some(record.created_at.unix()),

@@ -62,7 +62,7 @@ pub(crate) struct SessionView {
 }
 
 impl SessionView {
-    fn new(record: SessionRecord, current: &SessionHandle) -> Self {
+    fn new(record: &SessionRecord, current: &SessionHandle) -> Self {
         Self {
             current: record.handle == *current,
             id: record.handle.to_string(),
@@ -70,7 +70,7 @@ impl SessionView {
             created_at: record.created_at.to_string(),
             last_seen_at: record.last_seen_at.to_string(),
             expires_at: record.expires_at().to_string(),
-            user_agent: record.client.user_agent,
+            user_agent: record.client.user_agent.as_deref().map(str::to_owned),
             ip: record.client.ip.map(|ip| ip.to_string()),
         }
     }
@@ -103,7 +103,7 @@ async fn list(Auth(p): Auth, sessions: Sessions) -> Result<axum::Json<Vec<Sessio
     let records = sessions.manager().list(&p.user_id).await?;
     Ok(axum::Json(
         records
-            .into_iter()
+            .iter()
             .map(|r| SessionView::new(r, &p.session))
             .collect(),
     ))
@@ -164,7 +164,7 @@ async fn list_refresh(
     let records = app.sessions().list(&p.user_id).await?;
     Ok(axum::Json(
         records
-            .into_iter()
+            .iter()
             .map(|r| SessionView::new(r, &p.session))
             .collect(),
     ))

@@ -18,6 +18,8 @@ const ID_BYTES: usize = 32;
 const ID_CHARS: usize = 43;
 /// Length of a public handle in bytes (128 bits).
 const HANDLE_BYTES: usize = 16;
+/// Length of a public handle in its base64url form (no padding).
+const HANDLE_CHARS: usize = 22;
 
 /// The secret that a client presents to claim its session: 256 random bits from the operating
 /// system, written as base64url without padding.
@@ -135,45 +137,106 @@ impl fmt::Debug for SessionKey {
 ///
 /// It is 128 random bits chosen when the session starts, unrelated to the [`SessionId`]: seeing
 /// a handle never lets anyone present the session.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SessionHandle(String);
+///
+/// It is kept inline as its 22 base64url characters (all zero for the [empty](Self::empty)
+/// handle): `Copy`, no allocation, and every session record carries one. In serde it is the
+/// text, as before; deserializing anything but a handle or `""` fails.
+///
+/// ```
+/// use cloakroom::session::SessionHandle;
+///
+/// let handle = SessionHandle::generate()?;
+/// assert_eq!(handle.as_str().len(), 22);
+/// assert_eq!(SessionHandle::parse(handle.as_str())?, handle);
+/// assert_eq!(serde_json::to_string(&SessionHandle::empty())?, r#""""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+// Ordering the bytes orders the text: the empty handle's zeros sort first, as "" does.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionHandle([u8; HANDLE_CHARS]);
 
 impl SessionHandle {
     /// A new, random handle.
     pub fn generate() -> Result<Self, RandomError> {
-        Ok(Self(
-            URL_SAFE_NO_PAD.encode(random::bytes::<HANDLE_BYTES>()?),
-        ))
+        let mut text = [0u8; HANDLE_CHARS];
+        let written = URL_SAFE_NO_PAD.encode_slice(random::bytes::<HANDLE_BYTES>()?, &mut text);
+        // 16 bytes are 22 characters, exactly the room given: the encoder never runs short.
+        debug_assert_eq!(written.ok(), Some(HANDLE_CHARS));
+        Ok(Self(text))
     }
 
     /// Parses a handle that a client named (e.g. in `DELETE /auth/sessions/{id}`).
     pub fn parse(text: &str) -> Result<Self, InvalidSessionId> {
-        let ok = text.len() == 22
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(text.to_owned()))
+        let bytes: [u8; HANDLE_CHARS] = text.as_bytes().try_into().map_err(|_| InvalidSessionId)?;
+        if bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        {
+            Ok(Self(bytes))
         } else {
             Err(InvalidSessionId)
         }
     }
 
     /// A handle that names no session (no generated or parsed handle is empty).
-    pub fn empty() -> Self {
-        Self(String::new())
+    pub const fn empty() -> Self {
+        Self([0; HANDLE_CHARS])
+    }
+
+    /// Whether this is the [empty](Self::empty) handle.
+    pub fn is_empty(&self) -> bool {
+        self.0[0] == 0
     }
 
     /// The handle as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        let text = if self.is_empty() {
+            &[][..]
+        } else {
+            &self.0[..]
+        };
+        // Only ASCII is ever stored (see `generate` and `parse`), so this never falls back.
+        std::str::from_utf8(text).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SessionHandle")
+            .field(&self.as_str())
+            .finish()
     }
 }
 
 impl fmt::Display for SessionHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SessionHandle {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionHandle {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = SessionHandle;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session handle (22 base64url characters) or \"\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SessionHandle, E> {
+                if text.is_empty() {
+                    return Ok(SessionHandle::empty());
+                }
+                SessionHandle::parse(text)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 
@@ -228,5 +291,28 @@ mod tests {
         assert_eq!(SessionHandle::parse(h.as_str()).unwrap(), h);
         assert!(SessionHandle::parse("../../etc/passwd").is_err());
         assert!(SessionHandle::parse(&"a".repeat(23)).is_err());
+        assert!(SessionHandle::parse("").is_err());
+        assert!(!h.is_empty());
+        assert!(SessionHandle::empty().is_empty());
+        assert_eq!(SessionHandle::empty().as_str(), "");
+    }
+
+    #[test]
+    fn handles_serialize_as_their_text_and_order_as_it() {
+        let a = SessionHandle::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let b = SessionHandle::parse("AAAAAAAAAAAAAAAAAAAAA_").unwrap();
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, r#""AAAAAAAAAAAAAAAAAAAAAA""#);
+        assert_eq!(serde_json::from_str::<SessionHandle>(&json).unwrap(), a);
+        let empty: SessionHandle = serde_json::from_str(r#""""#).unwrap();
+        assert_eq!(empty, SessionHandle::empty());
+        assert!(serde_json::from_str::<SessionHandle>(r#""../etc""#).is_err());
+        // As the text sorts: "" < "AAA…A" < "AAA…_" (bytewise, as the SQL stores order).
+        assert!(SessionHandle::empty() < a && a < b);
+        assert_eq!(a.cmp(&b), a.as_str().cmp(b.as_str()));
+        assert_eq!(
+            format!("{a:?}"),
+            r#"SessionHandle("AAAAAAAAAAAAAAAAAAAAAA")"#
+        );
     }
 }

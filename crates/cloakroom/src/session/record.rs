@@ -1,6 +1,7 @@
 //! What the server keeps for one session.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,10 +45,13 @@ impl SessionUser {
 }
 
 /// The client a session was started from, shown to the user in their list of sessions.
+///
+/// The user agent is shared (`Arc<str>`): many sessions come from one browser, and copying a
+/// record copies a pointer. In serde it is a plain string.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {
     /// The `User-Agent` header, cut to 256 bytes.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Arc<str>>,
     /// The client's address.
     pub ip: Option<IpAddr>,
 }
@@ -61,19 +65,30 @@ impl ClientInfo {
             while !ua.is_char_boundary(end) {
                 end -= 1;
             }
-            ua[..end].chars().filter(|c| !c.is_control()).collect()
+            let ua = &ua[..end];
+            if ua.chars().any(char::is_control) {
+                Arc::from(ua.chars().filter(|c| !c.is_control()).collect::<String>())
+            } else {
+                Arc::from(ua)
+            }
         });
         Self { user_agent, ip }
     }
 }
 
 /// One session as the store keeps it.
+///
+/// Cheap to clone, as every authenticated request loads one: the handle is inline, and the user
+/// and the user agent are shared (`Arc`), so a copy costs two reference counts and the session
+/// data (usually empty). The serde form is unchanged by the sharing: `user` is the
+/// [`SessionUser`] object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
     /// The public name of the session (not its secret ID).
     pub handle: SessionHandle,
-    /// Who is signed in.
-    pub user: SessionUser,
+    /// Who is signed in; shared with the other records of the same snapshot (use
+    /// [`Arc::make_mut`] to change one record's copy).
+    pub user: Arc<SessionUser>,
     /// When the session started.
     pub created_at: Timestamp,
     /// The last request seen, to within the policy's touch interval.

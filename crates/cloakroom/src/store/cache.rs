@@ -278,7 +278,7 @@ impl<S: SessionStore> SessionStore for CachingStore<S> {
         let deleted = self.inner.delete_by_handle(user_id, handle).await;
         let what = Invalidation::Handle {
             user_id: user_id.to_owned(),
-            handle: handle.clone(),
+            handle: *handle,
         };
         self.shared.invalidate(&what);
         if deleted.is_ok() {
@@ -332,7 +332,7 @@ impl<S: RotatingStore> RotatingStore for CachingStore<S> {
             Ok(Rotation::Reused { user_id, handle }) => {
                 let what = Invalidation::Handle {
                     user_id: user_id.clone(),
-                    handle: handle.clone(),
+                    handle: *handle,
                 };
                 self.shared.invalidate(&what);
                 self.publish(what).await;

@@ -58,7 +58,9 @@ pub fn record(user: &str, created: i64) -> SessionRecord {
     let created = Timestamp::from_unix(created);
     SessionRecord {
         handle: SessionHandle::generate().expect("OS RNG"),
-        user: SessionUser::new(user, format!("name of {user}")).with_roles(["reader", "writer"]),
+        user: Arc::new(
+            SessionUser::new(user, format!("name of {user}")).with_roles(["reader", "writer"]),
+        ),
         created_at: created,
         last_seen_at: created,
         idle_expires_at: created.saturating_add(Duration::from_secs(1800)),

@@ -68,7 +68,7 @@ pub async fn rotating_a_spent_key_is_reuse_and_ends_the_session(store: Rotating)
         reused,
         Rotation::Reused {
             user_id: "alice".into(),
-            handle: r.handle.clone()
+            handle: r.handle
         }
     );
     for k in [&k1, &k2, &k3, &k4] {

@@ -1,6 +1,7 @@
 //! [`SessionStore`] on PostgreSQL: one row per session, keyed by the 32-byte digest.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::Row as _;
@@ -49,17 +50,20 @@ pub(super) fn decode(row: &PgRow) -> Result<(SessionKey, SessionRecord), StoreEr
     };
     let record = SessionRecord {
         handle,
-        user: SessionUser {
+        user: Arc::new(SessionUser {
             id: row.try_get(2).map_err(db)?,
             name: row.try_get(3).map_err(db)?,
             roles: row.try_get(4).map_err(db)?,
-        },
+        }),
         created_at: at(5)?,
         last_seen_at: at(6)?,
         idle_expires_at: at(7)?,
         absolute_expires_at: at(8)?,
         client: ClientInfo {
-            user_agent: row.try_get(9).map_err(db)?,
+            user_agent: row
+                .try_get::<Option<&str>, _>(9)
+                .map_err(db)?
+                .map(Arc::from),
             ip,
         },
         version,

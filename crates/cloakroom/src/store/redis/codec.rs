@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use redis::Value;
 use serde::de::IntoDeserializer as _;
@@ -111,17 +112,17 @@ pub(super) fn decode_fields(values: Vec<Value>) -> Result<Option<SessionRecord>,
         serde_json::from_slice(&field("d")?).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
     Ok(Some(SessionRecord {
         handle,
-        user: SessionUser {
+        user: Arc::new(SessionUser {
             id: user_id,
             name: rest.n.into_owned(),
             roles: rest.ro.into_owned(),
-        },
+        }),
         created_at: rest.c,
         last_seen_at,
         idle_expires_at,
         absolute_expires_at,
         client: ClientInfo {
-            user_agent: rest.ua.map(Cow::into_owned),
+            user_agent: rest.ua.map(Arc::from),
             ip: rest.ip,
         },
         version,
@@ -163,7 +164,7 @@ mod tests {
         data.insert("empty", Vec::<u8>::new()).unwrap();
         SessionRecord {
             handle: SessionHandle::generate().unwrap(),
-            user: SessionUser::new("u:1", "Ada").with_roles(["admin"]),
+            user: Arc::new(SessionUser::new("u:1", "Ada").with_roles(["admin"])),
             created_at: t,
             last_seen_at: t,
             idle_expires_at: Timestamp::from_unix(1_700_001_800),
@@ -193,7 +194,7 @@ mod tests {
     fn rest_is_compact() {
         let mut r = sample();
         r.client = ClientInfo::default();
-        r.user.roles.clear();
+        Arc::make_mut(&mut r.user).roles.clear();
         assert_eq!(encode(&r).unwrap()[2], r#"{"n":"Ada","c":1700000000}"#);
     }
 

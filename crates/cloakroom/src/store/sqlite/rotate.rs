@@ -90,7 +90,7 @@ mod tests {
         let t = Timestamp::from_unix(1_700_000_000);
         let record = SessionRecord {
             handle: SessionHandle::generate().unwrap(),
-            user: SessionUser::new("u1", "one"),
+            user: SessionUser::new("u1", "one").into(),
             created_at: t,
             last_seen_at: t,
             idle_expires_at: t.saturating_add(std::time::Duration::from_secs(60)),

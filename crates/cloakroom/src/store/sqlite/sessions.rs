@@ -1,6 +1,7 @@
 //! [`SessionStore`] on SQLite: one row per session, keyed by the 32-byte digest.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::Row as _;
@@ -40,17 +41,17 @@ pub(super) fn decode(row: &SqliteRow) -> Result<(SessionKey, SessionRecord), Sto
     let data = SessionData::from_json(row.try_get(12)?).map_err(corrupt)?;
     let record = SessionRecord {
         handle,
-        user: SessionUser {
+        user: Arc::new(SessionUser {
             id: row.try_get(2)?,
             name: row.try_get(3)?,
             roles,
-        },
+        }),
         created_at: Timestamp::from_unix(row.try_get(5)?),
         last_seen_at: Timestamp::from_unix(row.try_get(6)?),
         idle_expires_at: Timestamp::from_unix(row.try_get(7)?),
         absolute_expires_at: Timestamp::from_unix(row.try_get(8)?),
         client: ClientInfo {
-            user_agent: row.try_get(9)?,
+            user_agent: row.try_get::<Option<&str>, _>(9)?.map(Arc::from),
             ip,
         },
         version,
@@ -237,7 +238,7 @@ mod tests {
         let t = Timestamp::from_unix(1_700_000_000);
         let record = SessionRecord {
             handle: SessionHandle::generate().unwrap(),
-            user: SessionUser::new("u1", "one").with_roles(["r"]),
+            user: SessionUser::new("u1", "one").with_roles(["r"]).into(),
             created_at: t,
             last_seen_at: t,
             idle_expires_at: t,
