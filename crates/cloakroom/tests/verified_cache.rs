@@ -50,7 +50,7 @@ fn a_repeat_shares_the_cached_claims_and_a_miss_does_not() {
     let again = server.verifier.verify_shared(&token).unwrap();
     assert!(Arc::ptr_eq(&first, &again), "a hit copies nothing");
     assert_eq!(*first, server.verify(&token).unwrap());
-    let uncached = server.verifier.clone().with_verified_cache(0);
+    let uncached = server.verifier.with_verified_cache(0);
     let a = uncached.verify_shared(&token).unwrap();
     let b = uncached.verify_shared(&token).unwrap();
     assert!(!Arc::ptr_eq(&a, &b));
