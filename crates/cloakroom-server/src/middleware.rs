@@ -145,7 +145,7 @@ where
         tracing::info!(
             target: "cloakroom_server::access",
             method = *this.method,
-            route,
+            route = %route,
             status,
             latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             "request"
