@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloakroom::auth::AuthMethod;
 use cloakroom::clock::SharedClock;
@@ -13,6 +13,8 @@ use cloakroom::revocation::Revocations;
 use cloakroom::token::{KeyManager, TokenIssuer, TokenVerifier};
 use cloakroom::token_auth::{HybridAuth, JwtAuth};
 use cloakroom_axum::{AuthLayer, CookieConfig, KeyReloader, TokenAuth};
+// tokio's clock, so that tests can pause time.
+use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::settings::{Mode, Settings};
@@ -219,5 +221,32 @@ impl KeyReloader for UnknownKidReload {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cloakroom::clock::{ManualClock, Timestamp};
+    use cloakroom::token::{KeyPolicy, MemoryKeyStore};
+
+    use super::*;
+
+    /// A stream of made-up `kid`s turns into at most one key reload per cooldown.
+    #[tokio::test(start_paused = true)]
+    async fn unknown_kids_reload_the_keys_at_most_once_per_cooldown() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+        let keys = KeyManager::open(Arc::new(MemoryKeyStore::new()), KeyPolicy::default(), clock)
+            .await
+            .unwrap();
+        let reload = UnknownKidReload {
+            keys: Arc::new(keys),
+            last: tokio::sync::Mutex::new(None),
+        };
+        assert!(reload.reload().await, "the first unknown kid reloads");
+        for _ in 0..100 {
+            assert!(!reload.reload().await, "within the cooldown: no reload");
+        }
+        tokio::time::advance(UNKNOWN_KID_COOLDOWN).await;
+        assert!(reload.reload().await, "after the cooldown: one more");
     }
 }
