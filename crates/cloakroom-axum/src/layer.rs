@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use axum::response::{IntoResponse, Response};
 use cloakroom::auth::{ActiveSession, AuthError, SessionManager};
@@ -133,9 +133,10 @@ pin_project! {
     /// The response future of [`AuthService`].
     ///
     /// A request whose credential is settled without waiting (an access token: a signature
-    /// check or a verified-cache hit, no store) goes straight to the inner service, with no
-    /// allocation and no clone of it; one that waits on a store (a session lookup, a key
-    /// reload) runs boxed.
+    /// check or a verified-cache hit; a session the store found at once: memory, a near-cache
+    /// hit) goes straight to the inner service, without a clone of it; one that waits on a
+    /// store (a database or Redis lookup, a key reload), or whose dead cookie must be cleared,
+    /// runs boxed.
     pub struct AuthFuture<F, E> {
         #[pin]
         state: AuthFutureState<F, E>,
@@ -198,19 +199,52 @@ where
                 },
             };
         }
+        let mut started = Started::No;
+        if let Some((mut lookup, key)) = start_lookup(&self.shared, &req) {
+            // A store that answers at once (memory, a near-cache hit) settles the request here,
+            // like a token. Polled with a no-op waker: if the lookup is pending, it is polled
+            // again with the task's own waker below, and a future is woken through the waker
+            // of its latest poll.
+            match lookup
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+            {
+                Poll::Ready(state) if !matches!(state, AuthState::Invalid) => {
+                    req.extensions_mut().insert(SessionContext {
+                        shared: Arc::clone(&self.shared),
+                        state,
+                        presented: Some(key),
+                    });
+                    return AuthFuture {
+                        state: AuthFutureState::Direct {
+                            future: self.inner.call(req),
+                        },
+                    };
+                }
+                // A dead cookie: the long way, which clears it.
+                Poll::Ready(state) => started = Started::Settled(state, key),
+                Poll::Pending => started = Started::Lookup(lookup, key),
+            }
+        }
         // The clone is not ready; the instance that was polled ready serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
         let future = Box::pin(async move {
-            if carries_cookie_credential(&shared, req.headers())
-                && is_unsafe(req.method())
-                && is_cross_site(req.headers())
-            {
-                metrics::counter!(AUTH_METRIC, "outcome" => "cross_site").increment(1);
-                return Ok(ApiError::cross_site().into_response());
-            }
-            let (state, presented) = authenticate(&shared, req.headers()).await;
+            let (state, presented) = match started {
+                Started::Lookup(lookup, key) => (lookup.await, Some(key)),
+                Started::Settled(state, key) => (state, Some(key)),
+                Started::No => {
+                    if carries_cookie_credential(&shared, req.headers())
+                        && is_unsafe(req.method())
+                        && is_cross_site(req.headers())
+                    {
+                        metrics::counter!(AUTH_METRIC, "outcome" => "cross_site").increment(1);
+                        return Ok(ApiError::cross_site().into_response());
+                    }
+                    authenticate(&shared, req.headers()).await
+                }
+            };
             let clear_cookie = matches!(state, AuthState::Invalid);
             req.extensions_mut().insert(SessionContext {
                 shared: Arc::clone(&shared),
@@ -230,6 +264,46 @@ where
             state: AuthFutureState::Boxed { future },
         }
     }
+}
+
+/// A session lookup begun in [`AuthService::call`].
+type Lookup = Pin<Box<dyn Future<Output = AuthState> + Send>>;
+
+/// How far `call` got before the request had to take the boxed path.
+enum Started {
+    /// Nothing done yet: the CSRF check and authentication run in the boxed future.
+    No,
+    /// The session lookup is under way.
+    Lookup(Lookup, SessionKey),
+    /// The outcome is known (a dead session cookie, to be cleared).
+    Settled(AuthState, SessionKey),
+}
+
+/// Begins the session lookup of a safe request (no CSRF check applies) that presents a
+/// well-formed session cookie, on a layer without tokens. Anything else: `None`.
+fn start_lookup<B>(shared: &Arc<Shared>, req: &Request<B>) -> Option<(Lookup, SessionKey)> {
+    #[cfg(feature = "jwt")]
+    if shared.tokens.is_some() {
+        return None;
+    }
+    if is_unsafe(req.method()) {
+        return None;
+    }
+    let key = shared
+        .sessions
+        .as_ref()?
+        .cookies
+        .find(req.headers())?
+        .ok()?
+        .key();
+    let shared = Arc::clone(shared);
+    let lookup = Box::pin(async move {
+        match &shared.sessions {
+            Some(side) => authenticate_session(&side.manager, key).await,
+            None => AuthState::Anonymous,
+        }
+    });
+    Some((lookup, key))
 }
 
 /// The outcome for a request whose credential needs no waiting: an access token that verifies,
