@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use axum::response::{IntoResponse, Response};
@@ -11,6 +11,7 @@ use cloakroom::auth::{ActiveSession, AuthError, SessionManager};
 use cloakroom::session::SessionKey;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, Request};
+use metrics::Counter;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -19,6 +20,15 @@ use crate::{ApiError, CookieConfig};
 
 /// The metric counting authentications by outcome.
 pub(crate) const AUTH_METRIC: &str = "cloakroom_authentications_total";
+
+/// Counts a successful authentication. The handle is registered once per layer, at its first
+/// success: building the metric key and finding it in the recorder cost an allocation on every
+/// signed-in request. (So install the metrics recorder before serving, as one does anyway.)
+pub(crate) fn count_success(handle: &OnceLock<Counter>) {
+    handle
+        .get_or_init(|| metrics::counter!(AUTH_METRIC, "outcome" => "success"))
+        .increment(1);
+}
 
 /// What the layer found out about a request's credential.
 #[derive(Debug, Clone)]
@@ -45,6 +55,7 @@ pub enum AuthState {
 pub(crate) struct SessionSide {
     pub(crate) manager: SessionManager,
     pub(crate) cookies: CookieConfig,
+    successes: OnceLock<Counter>,
 }
 
 #[derive(Debug)]
@@ -90,7 +101,11 @@ impl AuthLayer {
     pub fn new(manager: SessionManager, cookies: CookieConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
-                sessions: Some(SessionSide { manager, cookies }),
+                sessions: Some(SessionSide {
+                    manager,
+                    cookies,
+                    successes: OnceLock::new(),
+                }),
                 #[cfg(feature = "jwt")]
                 tokens: None,
             }),
@@ -171,6 +186,31 @@ impl<F, E> std::fmt::Debug for AuthFuture<F, E> {
     }
 }
 
+impl<S> AuthService<S> {
+    /// Hands a request whose outcome is settled straight to the inner service: the instance
+    /// that was polled ready serves it, so nothing is cloned or boxed.
+    fn direct<B>(
+        &mut self,
+        mut req: Request<B>,
+        state: AuthState,
+        presented: Option<SessionKey>,
+    ) -> AuthFuture<S::Future, S::Error>
+    where
+        S: Service<Request<B>, Response = Response>,
+    {
+        req.extensions_mut().insert(SessionContext {
+            shared: Arc::clone(&self.shared),
+            state,
+            presented,
+        });
+        AuthFuture {
+            state: AuthFutureState::Direct {
+                future: self.inner.call(req),
+            },
+        }
+    }
+}
+
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
@@ -187,17 +227,7 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if let Some(state) = settled_at_once(&self.shared, &req) {
-            req.extensions_mut().insert(SessionContext {
-                shared: Arc::clone(&self.shared),
-                state,
-                presented: None,
-            });
-            // The instance that was polled ready serves this request.
-            return AuthFuture {
-                state: AuthFutureState::Direct {
-                    future: self.inner.call(req),
-                },
-            };
+            return self.direct(req, state, None);
         }
         let mut started = Started::No;
         if let Some((mut lookup, key)) = start_lookup(&self.shared, &req) {
@@ -210,16 +240,7 @@ where
                 .poll(&mut Context::from_waker(Waker::noop()))
             {
                 Poll::Ready(state) if !matches!(state, AuthState::Invalid) => {
-                    req.extensions_mut().insert(SessionContext {
-                        shared: Arc::clone(&self.shared),
-                        state,
-                        presented: Some(key),
-                    });
-                    return AuthFuture {
-                        state: AuthFutureState::Direct {
-                            future: self.inner.call(req),
-                        },
-                    };
+                    return self.direct(req, state, Some(key));
                 }
                 // A dead cookie: the long way, which clears it.
                 Poll::Ready(state) => started = Started::Settled(state, key),
@@ -299,7 +320,7 @@ fn start_lookup<B>(shared: &Arc<Shared>, req: &Request<B>) -> Option<(Lookup, Se
     let shared = Arc::clone(shared);
     let lookup = Box::pin(async move {
         match &shared.sessions {
-            Some(side) => authenticate_session(&side.manager, key).await,
+            Some(side) => authenticate_session(side, key).await,
             None => AuthState::Anonymous,
         }
     });
@@ -361,15 +382,15 @@ async fn authenticate(shared: &Shared, headers: &HeaderMap) -> (AuthState, Optio
         }
         Some(Ok(id)) => {
             let key = id.key();
-            (authenticate_session(&side.manager, key).await, Some(key))
+            (authenticate_session(side, key).await, Some(key))
         }
     }
 }
 
-async fn authenticate_session(manager: &SessionManager, key: SessionKey) -> AuthState {
-    match manager.authenticate_key(key).await {
+async fn authenticate_session(side: &SessionSide, key: SessionKey) -> AuthState {
+    match side.manager.authenticate_key(key).await {
         Ok(active) => {
-            metrics::counter!(AUTH_METRIC, "outcome" => "success").increment(1);
+            count_success(&side.successes);
             AuthState::Authenticated(Arc::new(active))
         }
         Err(AuthError::UnknownSession) => {

@@ -4,15 +4,16 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cloakroom::auth::AuthMethod;
 use cloakroom::token::{AccessClaims, TokenError, TokenVerifier};
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
+use metrics::Counter;
 
 use crate::CookieConfig;
-use crate::layer::{AUTH_METRIC, AuthState};
+use crate::layer::{AUTH_METRIC, AuthState, count_success};
 
 /// How [`AuthLayer`](crate::AuthLayer) authenticates access tokens.
 ///
@@ -25,6 +26,7 @@ pub struct TokenAuth {
     pub(crate) cookie: Option<CookieConfig>,
     pub(crate) method: AuthMethod,
     reloader: Option<Arc<dyn KeyReloader>>,
+    successes: OnceLock<Counter>,
 }
 
 /// Loads the signing keys again when a token names a `kid` the verifier does not know: another
@@ -47,6 +49,7 @@ impl TokenAuth {
             cookie: None,
             method,
             reloader: None,
+            successes: OnceLock::new(),
         }
     }
 
@@ -83,14 +86,14 @@ impl TokenAuth {
                 result = self.verifier.verify_shared(token);
             }
         }
-        Some(outcome(result))
+        Some(self.outcome(result))
     }
 
     /// [`authenticate`](Self::authenticate) without the reload: what the layer settles
     /// without waiting.
     pub(crate) fn authenticate_at_once(&self, headers: &HeaderMap) -> Option<AuthState> {
         let token = self.find(headers)?;
-        Some(outcome(self.verifier.verify_shared(token)))
+        Some(self.outcome(self.verifier.verify_shared(token)))
     }
 
     /// Whether an unknown `kid` makes the keys load again.
@@ -98,27 +101,27 @@ impl TokenAuth {
         self.reloader.is_some()
     }
 
+    /// The layer's verdict on a verification, counted by outcome.
+    fn outcome(&self, result: Result<Arc<AccessClaims>, TokenError>) -> AuthState {
+        match result {
+            Ok(claims) => {
+                count_success(&self.successes);
+                AuthState::Token(claims)
+            }
+            Err(e) => {
+                metrics::counter!(AUTH_METRIC, "outcome" => e.code()).increment(1);
+                if e.is_server_fault() {
+                    tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "a server key could not verify a token");
+                } else {
+                    tracing::debug!(reason = e.code(), "refused an access token");
+                }
+                AuthState::InvalidToken(Arc::new(e))
+            }
+        }
+    }
+
     fn find<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         bearer(headers).or_else(|| self.cookie.as_ref()?.find_raw(headers))
-    }
-}
-
-/// The layer's verdict on a verification, counted by outcome.
-fn outcome(result: Result<Arc<AccessClaims>, TokenError>) -> AuthState {
-    match result {
-        Ok(claims) => {
-            metrics::counter!(AUTH_METRIC, "outcome" => "success").increment(1);
-            AuthState::Token(claims)
-        }
-        Err(e) => {
-            metrics::counter!(AUTH_METRIC, "outcome" => e.code()).increment(1);
-            if e.is_server_fault() {
-                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "a server key could not verify a token");
-            } else {
-                tracing::debug!(reason = e.code(), "refused an access token");
-            }
-            AuthState::InvalidToken(Arc::new(e))
-        }
     }
 }
 

@@ -25,15 +25,14 @@ impl RequestMetrics {
     /// Records `seconds` for a request to `route` answered with `status`.
     pub(crate) fn record(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         // A poisoned lock only means another request panicked mid-insert; the map is intact.
-        let found = self
-            .handles
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(method, status))
-            .and_then(|by_route| by_route.get(route))
-            .cloned();
-        let histogram = found.unwrap_or_else(|| self.register(method, route, status));
-        histogram.record(seconds);
+        {
+            let handles = self.handles.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(histogram) = handles.get(&(method, status)).and_then(|r| r.get(route)) {
+                histogram.record(seconds);
+                return;
+            }
+        }
+        self.register(method, route, status).record(seconds);
     }
 
     #[cold]
