@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use cloakroom::auth::AuthError;
+use cloakroom::authority::{AccountError, SignInError};
+use cloakroom::throttle::ThrottleError;
 use cloakroom::store::StoreError;
 use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
@@ -131,6 +133,15 @@ impl ApiError {
         )
     }
 
+    /// 413 `payload_too_large`: the body is over the app's limit.
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+    }
+
     /// 500 `internal`: a bug or a broken backend; details go to the log, not to the client.
     pub fn internal() -> Self {
         Self::new(
@@ -220,6 +231,11 @@ impl From<AuthError> for ApiError {
                 "this refresh token was already used; the session has been revoked",
             ),
             AuthError::Store(e) => e.into(),
+            AuthError::NotInMode { what } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_available_in_mode",
+                format!("{what} is not available in this mode"),
+            ),
             other => {
                 tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "authentication failed");
                 Self::internal()
@@ -240,5 +256,51 @@ impl From<cloakroom::random::RandomError> for ApiError {
     fn from(e: cloakroom::random::RandomError) -> Self {
         tracing::error!(error = %e, "the OS random number generator failed");
         Self::internal()
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::TooManyAttempts { retry_after } => Self::too_many_attempts(retry_after),
+            SignInError::InvalidCredentials => AuthError::InvalidCredentials.into(),
+            SignInError::PasswordTooLong { max } => Self::new(
+                StatusCode::BAD_REQUEST,
+                "password_too_long",
+                format!("passwords are at most {max} bytes long"),
+            ),
+            SignInError::Throttle(ThrottleError::Store(e)) => e.into(),
+            SignInError::Auth(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "the sign-in throttle failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::NoSuchUser(_) => {
+                Self::new(StatusCode::NOT_FOUND, "no_such_user", e.to_string())
+            }
+            AccountError::UserExists(_) => Self::new(StatusCode::CONFLICT, "user_exists", e.to_string()),
+            AccountError::InvalidUsername(_) | AccountError::InvalidRole(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string())
+            }
+            AccountError::PasswordRejected(r) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "password_rejected",
+                r.to_string(),
+            ),
+            AccountError::CurrentPassword(e) => e.into(),
+            AccountError::Store(e) => e.into(),
+            AccountError::Auth(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, cause = ?std::error::Error::source(&other), "a change to a user failed");
+                Self::internal()
+            }
+        }
     }
 }

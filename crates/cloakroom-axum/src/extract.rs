@@ -61,10 +61,15 @@ fn unauthenticated(parts: &Parts) -> ApiError {
     ApiError::unauthenticated()
 }
 
-/// The signed-in principal. Rejects with 401 `unauthenticated` (JSON) when there is none, with
-/// 401 `invalid_token` and a `WWW-Authenticate` challenge (RFC 6750) for a refused token, and
-/// with 503 when the store could not be asked. `Option<Auth>` is `None` only for requests
-/// without a credential: a refused token is still rejected.
+/// The signed-in principal, by whatever credential the layer accepts (session cookie, bearer
+/// token, access-token cookie). Rejects with 401 `unauthenticated` (JSON) when there is none,
+/// with 401 `invalid_token` and a `WWW-Authenticate` challenge (RFC 6750) for a refused token,
+/// and with 503 when the store could not be asked.
+///
+/// `Option<Auth>` is for routes that serve guests too: `Some` for a valid credential of any
+/// kind, `None` for none and for one that was refused (expired, revoked, forged), and an error
+/// only when the server could not decide (a store down: 503), so that an outage never turns a
+/// signed-in user into a guest silently.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
@@ -82,7 +87,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(active(parts)?.map(|a| Auth(a.principal())))
+        match principal(parts) {
+            Ok(found) => Ok(found.map(Auth)),
+            Err(e) if e.status == http::StatusCode::UNAUTHORIZED => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

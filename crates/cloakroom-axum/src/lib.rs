@@ -34,6 +34,7 @@ mod error;
 mod extract;
 mod layer;
 mod proxy;
+pub mod routes;
 #[cfg(feature = "jwt")]
 mod token;
 

@@ -56,6 +56,12 @@ pub enum AuthError {
     /// belonged to has been revoked.
     #[error("the refresh token was already used; its session has been revoked")]
     RefreshReused,
+    /// The configured mode has no such thing (e.g. refresh tokens in `session` mode).
+    #[error("{what} is not available in this mode")]
+    NotInMode {
+        /// What was asked for.
+        what: &'static str,
+    },
     /// An access token could not be issued.
     #[cfg(feature = "jwt")]
     #[error(transparent)]
@@ -72,6 +78,17 @@ pub enum AuthMethod {
     Jwt,
     /// A short-lived access token backed by a rotating refresh session (`hybrid` mode).
     Hybrid,
+}
+
+impl AuthMethod {
+    /// The mode's name: `session`, `jwt` or `hybrid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Jwt => "jwt",
+            Self::Hybrid => "hybrid",
+        }
+    }
 }
 
 /// The access token a request was authenticated with: what revoking it needs.

@@ -10,7 +10,9 @@
 //!   [`SessionStore`](session::SessionStore) trait;
 //! - [`store`]: the stores (`memory`, `sqlite`) and their shared error;
 //! - [`user`]: users, the [`UserStore`](user::UserStore) trait, argon2id password hashing;
-//! - [`auth`]: the facade the modes meet in: log in, authenticate, log out;
+//! - [`authority`]: the one facade every door goes through, for every mode: sign in (throttled),
+//!   refresh, sign out, revoke, list, change passwords and users;
+//! - [`auth`]: the modes' building blocks: sessions, principals, and their errors;
 //! - [`throttle`]: failed sign-ins counted per account and address, and lockouts.
 //!
 //! ```
@@ -37,7 +39,9 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod authority;
 pub mod clock;
+pub mod dangerous;
 pub mod random;
 #[cfg(feature = "jwt")]
 pub mod revocation;

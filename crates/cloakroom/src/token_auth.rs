@@ -61,6 +61,14 @@ impl Tokens {
         Ok(())
     }
 
+    /// Denies one access token for as long as it can verify.
+    async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), AuthError> {
+        self.revocations
+            .revoke(Revocation::token(jti, expires_at))
+            .await?;
+        Ok(())
+    }
+
     async fn revoke_session(&self, sid: &SessionHandle) -> Result<(), AuthError> {
         let until = self.horizon(self.issuer.now());
         self.revocations
@@ -100,11 +108,15 @@ impl JwtAuth {
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
         if let Some(token) = &principal.token {
             self.tokens
-                .revocations
-                .revoke(Revocation::token(token.jti.clone(), token.expires_at))
+                .revoke_token(&token.jti, token.expires_at)
                 .await?;
         }
         Ok(())
+    }
+
+    /// Denies the access token `jti` (expiring at `expires_at`) on every node.
+    pub async fn revoke_access(&self, jti: &str, expires_at: Timestamp) -> Result<(), AuthError> {
+        self.tokens.revoke_token(jti, expires_at).await
     }
 
     /// Revokes every token of `user_id` issued so far.
@@ -228,17 +240,36 @@ impl HybridAuth {
     }
 
     /// Ends the session `handle` of `user_id` and revokes its access tokens; the result says
-    /// whether the session existed.
+    /// whether the session was theirs and existed. Another user's handle is refused before
+    /// anything is revoked, so callers need no guard of their own.
     pub async fn revoke(&self, user_id: &str, handle: &SessionHandle) -> Result<bool, AuthError> {
+        let owned = self
+            .sessions
+            .list(user_id)
+            .await?
+            .iter()
+            .any(|r| r.handle == *handle);
+        if !owned {
+            return Ok(false);
+        }
         // Revoke first: even if deleting fails, the tokens are dead.
         self.tokens.revoke_session(handle).await?;
         self.sessions.revoke(user_id, handle).await
     }
 
-    /// Ends every session of `user_id` and refuses every access token issued to them so far.
-    pub async fn logout_all(&self, user_id: &str) -> Result<(), AuthError> {
+    /// Denies the access token `jti` (expiring at `expires_at`) on every node.
+    pub async fn revoke_access(&self, jti: &str, expires_at: Timestamp) -> Result<(), AuthError> {
+        self.tokens.revoke_token(jti, expires_at).await
+    }
+
+    /// Ends every session of `user_id` and refuses every access token issued to them so far;
+    /// returns how many sessions ended. The tokens are cut before the sessions end (a failure
+    /// leaves nobody signed in) and again after: a refresh that rotated just before the
+    /// sessions ended may have dated its token at the first cut, and the second is later.
+    pub async fn logout_all(&self, user_id: &str) -> Result<u64, AuthError> {
         self.tokens.revoke_user(user_id).await?;
-        self.sessions.end_all(user_id).await?;
-        Ok(())
+        let ended = self.sessions.end_all(user_id).await?;
+        self.tokens.revoke_user(user_id).await?;
+        Ok(ended)
     }
 }

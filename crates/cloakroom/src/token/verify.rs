@@ -115,6 +115,12 @@ impl TokenVerifier {
         self
     }
 
+    /// The public keys it verifies with, for `GET /.well-known/jwks.json`: the signing key and
+    /// the keys not yet retired, never an HMAC secret.
+    pub fn jwks(&self) -> crate::token::Jwks {
+        self.keys.snapshot().jwks(self.clock.now())
+    }
+
     /// The rules it applies.
     pub fn validation(&self) -> &Validation {
         &self.validation
