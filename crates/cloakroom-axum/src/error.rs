@@ -6,8 +6,8 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use cloakroom::auth::AuthError;
 use cloakroom::authority::{AccountError, SignInError};
-use cloakroom::throttle::ThrottleError;
 use cloakroom::store::StoreError;
+use cloakroom::throttle::ThrottleError;
 use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
@@ -285,10 +285,14 @@ impl From<AccountError> for ApiError {
             AccountError::NoSuchUser(_) => {
                 Self::new(StatusCode::NOT_FOUND, "no_such_user", e.to_string())
             }
-            AccountError::UserExists(_) => Self::new(StatusCode::CONFLICT, "user_exists", e.to_string()),
-            AccountError::InvalidUsername(_) | AccountError::InvalidRole(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string())
+            AccountError::UserExists(_) => {
+                Self::new(StatusCode::CONFLICT, "user_exists", e.to_string())
             }
+            AccountError::InvalidUsername(_) | AccountError::InvalidRole(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
             AccountError::PasswordRejected(r) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "password_rejected",

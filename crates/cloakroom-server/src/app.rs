@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use cloakroom::auth::{Authenticator, SessionManager};
+use cloakroom::auth::SessionManager;
+use cloakroom::authority::{Accounts, Authority, Flow};
 use cloakroom::clock::{SharedClock, SystemClock};
 use cloakroom::throttle::LoginThrottle;
 use cloakroom::user::{HashParams, PasswordPolicy, UserStore};
-use cloakroom_axum::{AuthLayer, CookieConfig, TrustedProxies};
+use cloakroom_axum::routes::AuthApi;
+use cloakroom_axum::{CookieConfig, TrustedProxies};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 
@@ -23,8 +25,9 @@ use crate::{middleware, prometheus, routes, stores};
 /// this is an attack or a mistake.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// The server's state: stores, session manager, password hasher, cookie settings, metrics,
-/// and in `jwt` and `hybrid` modes the [`TokenService`]. Cheap to clone.
+/// The server's state: the [`Authority`] every door goes through (and its JSON API), the
+/// stores, metrics, and in `jwt` and `hybrid` modes the [`TokenService`] (keys and deny-list).
+/// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct App {
     inner: Arc<Inner>,
@@ -33,15 +36,13 @@ pub struct App {
 #[derive(Debug)]
 struct Inner {
     settings: Settings,
-    auth: Authenticator,
+    api: AuthApi,
+    /// The mode's sessions (`jwt` mode: a manager over the unused session store, so that purge
+    /// and metrics need no case of their own).
+    sessions: SessionManager,
     stores: Stores,
-    users: Arc<dyn UserStore>,
-    cookies: CookieConfig,
     tokens: Option<TokenService>,
-    password_policy: PasswordPolicy,
     metrics: PrometheusHandle,
-    throttle: Arc<dyn LoginThrottle>,
-    proxies: TrustedProxies,
 }
 
 /// Builds an [`App`] from [`Settings`]; tests swap in a manual clock and cheap hashing.
@@ -82,35 +83,63 @@ impl AppBuilder {
         } else {
             None
         };
-        // In hybrid mode the sessions are the refresh sessions, so that listing, counting,
-        // purging and ending them goes through one manager.
-        let sessions = match tokens.as_ref().and_then(TokenService::hybrid) {
-            Some(hybrid) => hybrid.sessions().clone(),
-            None => SessionManager::from_shared(stores.sessions.clone(), policy).with_clock(clock),
-        };
         let hasher = match self.hash_params {
             Some(params) => stores::hasher_with(params)?,
             None => stores::hasher(&settings)?,
         };
-        let users = stores.database.users();
-        let auth = Authenticator::new(sessions, users.clone(), hasher);
-        let cookies = CookieConfig::new(settings.session.cookie_name.clone()).secure(secure);
-        let (password_policy, proxies) = (settings.password_policy()?, settings.trusted_proxies()?);
+        let accounts = Accounts {
+            users: stores.database.users(),
+            hasher,
+            throttle,
+            password_policy: settings.password_policy()?,
+        };
+        let authority = authority(&settings, &stores, tokens.as_ref(), accounts, clock.clone())?;
+        let sessions = match authority.sessions() {
+            Some(sessions) => sessions.clone(),
+            None => SessionManager::from_shared(stores.sessions.clone(), policy).with_clock(clock),
+        };
+        let mut api = AuthApi::new(authority)
+            .secure(secure)
+            .session_cookie_name(settings.session.cookie_name.clone())
+            .proxies(settings.trusted_proxies()?);
+        if let Some(tokens) = &tokens {
+            api = api.key_reloader(tokens.key_reloader());
+        }
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
-                auth,
+                api,
+                sessions,
                 stores,
-                users,
-                cookies,
                 tokens,
-                password_policy,
                 metrics: prometheus::handle()?,
-                throttle,
-                proxies,
             }),
         })
     }
+}
+
+/// The facade of the mode the settings name, over the opened stores (and, in the token
+/// modes, the keys and deny-list of `tokens`). The server and the CLI build it alike.
+pub(crate) fn authority(
+    settings: &Settings,
+    stores: &Stores,
+    tokens: Option<&TokenService>,
+    accounts: Accounts,
+    clock: SharedClock,
+) -> Result<Authority, Error> {
+    let flow = match tokens {
+        None => Flow::Session(
+            SessionManager::from_shared(stores.sessions.clone(), settings.session_policy()?)
+                .with_clock(clock),
+        ),
+        Some(tokens) => tokens.flow(settings, stores, clock)?,
+    };
+    let authority = Authority::new(flow, accounts);
+    Ok(if stores.sessions_shared {
+        authority
+    } else {
+        authority.with_sessions_elsewhere()
+    })
 }
 
 impl App {
@@ -128,14 +157,19 @@ impl App {
         &self.inner.settings
     }
 
-    /// Signs users in.
-    pub fn authenticator(&self) -> &Authenticator {
-        &self.inner.auth
+    /// The one facade every door goes through: sign in, refresh, sign out, revoke, users.
+    pub fn authority(&self) -> &Authority {
+        self.inner.api.authority()
     }
 
-    /// Starts, checks and ends sessions.
+    /// The JSON API's configuration (cookies, trusted proxies) around the authority.
+    pub fn api(&self) -> &AuthApi {
+        &self.inner.api
+    }
+
+    /// The mode's sessions: `session` mode's, or `hybrid`'s refresh sessions.
     pub fn sessions(&self) -> &SessionManager {
-        self.inner.auth.sessions()
+        &self.inner.sessions
     }
 
     /// The users and keys database (SQLite or PostgreSQL).
@@ -150,7 +184,7 @@ impl App {
 
     /// The users.
     pub fn users(&self) -> &Arc<dyn UserStore> {
-        &self.inner.users
+        &self.authority().accounts().users
     }
 
     /// Keys, deny-list, verifier and the mode's facade: `Some` in `jwt` and `hybrid` modes.
@@ -160,22 +194,22 @@ impl App {
 
     /// The session cookie's name and attributes.
     pub fn cookies(&self) -> &CookieConfig {
-        &self.inner.cookies
+        self.inner.api.session_cookie()
     }
 
     /// The rules passwords follow.
     pub fn password_policy(&self) -> &PasswordPolicy {
-        &self.inner.password_policy
+        &self.authority().accounts().password_policy
     }
 
     /// Counts failed sign-ins and locks out ([`crate::login::throttle_for`]).
     pub fn throttle(&self) -> &Arc<dyn LoginThrottle> {
-        &self.inner.throttle
+        &self.authority().accounts().throttle
     }
 
     /// The reverse proxies whose forwarding header names the client's address.
     pub fn proxies(&self) -> &TrustedProxies {
-        &self.inner.proxies
+        self.inner.api.trusted_proxies()
     }
 
     /// The Prometheus recorder's handle.
@@ -188,19 +222,9 @@ impl App {
         self.inner.settings.session_store()
     }
 
-    /// Manages this app's users; ends sessions in whatever store the app uses, and revokes
-    /// access tokens in this app's deny-list at once.
+    /// Manages this app's users, through the authority: every change ends what it must end.
     pub fn user_admin(&self) -> UserAdmin {
-        let admin = UserAdmin::new(
-            self.inner.users.clone(),
-            Some(self.sessions().clone()),
-            self.inner.auth.hasher().clone(),
-            self.inner.password_policy,
-        );
-        match self.tokens() {
-            Some(tokens) => admin.revoking_in(tokens.revocations().clone(), &self.inner.settings),
-            None => admin,
-        }
+        UserAdmin::new(self.authority().clone())
     }
 
     /// The router with every route and layer. `Router::layer` wraps each route separately, so
@@ -210,19 +234,12 @@ impl App {
     /// layer above it on every request (see docs/PERFORMANCE.md, "Load").
     pub fn router(&self) -> Router {
         let mode = self.inner.settings.mode;
-        let auth = match self.tokens() {
-            Some(tokens) => tokens.layer(),
-            None => AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone()),
-        };
         let layers = ServiceBuilder::new()
             .layer(middleware::EdgeLayer::default())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(auth);
+            .layer(self.inner.api.layer());
         Router::new()
-            .merge(routes::auth::router(mode))
-            .merge(routes::sessions::router(mode))
-            .merge(routes::jwks::router())
-            .merge(routes::oauth::router())
+            .merge(cloakroom_axum::routes::router(self.inner.api.clone()))
             .merge(routes::health::router())
             .merge(routes::metrics::router())
             .merge(routes::pages::router(mode))

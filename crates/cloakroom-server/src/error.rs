@@ -107,6 +107,9 @@ pub enum Error {
     /// The new password breaks the password policy.
     #[error("password rejected")]
     PasswordRejected(#[from] PasswordRejected),
+    /// A change to a user failed for a reason of its own (e.g. the current password).
+    #[error("the change to the user failed")]
+    Account(#[source] cloakroom::authority::AccountError),
     /// The two passwords typed at the prompt differ.
     #[error("the passwords do not match")]
     PasswordMismatch,

@@ -23,7 +23,6 @@ mod app;
 pub mod cli;
 pub mod commands;
 mod error;
-mod json;
 mod key_tasks;
 pub mod logging;
 pub mod login;

@@ -27,7 +27,7 @@ use utoipa::openapi::{Content, Header, ObjectBuilder, Ref, RefOr, Required, Type
 use crate::App;
 use crate::routes;
 use crate::settings::Mode;
-use crate::tokens::{ACCESS_COOKIE, REFRESH_COOKIE};
+use cloakroom_axum::routes as api;
 use schemas::{ErrorBody, Health, Ready};
 
 /// The document's static part: every annotated route and the schemas they name.
@@ -42,16 +42,16 @@ use schemas::{ErrorBody, Health, Ready};
             PUT, PATCH or DELETE from another site is refused with 403 `cross_site_request`."
     ),
     paths(
-        routes::auth::login,
-        routes::auth::me,
-        routes::auth::logout,
-        routes::auth::logout_all,
-        routes::tokens::refresh,
-        routes::sessions::list,
-        routes::sessions::revoke,
-        routes::oauth::introspect,
-        routes::oauth::revoke,
-        routes::jwks::jwks,
+        api::login::login,
+        api::sign_out::me,
+        api::sign_out::logout,
+        api::sign_out::logout_all,
+        api::refresh::refresh,
+        api::sessions::list,
+        api::sessions::revoke,
+        api::oauth::introspect,
+        api::oauth::revoke,
+        api::oauth::jwks,
         healthz,
         readyz,
         routes::metrics::scrape,
@@ -101,14 +101,9 @@ const OPTIONAL_BODIES: [&str; 1] = ["/auth/refresh"];
 /// (by the cookie names it uses), and the JSON error body on every error response.
 pub(crate) fn document(app: &App) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let (access, refresh) = app.tokens().map_or_else(
-        || (ACCESS_COOKIE.to_owned(), REFRESH_COOKIE.to_owned()),
-        |t| {
-            (
-                t.access_cookie().name().to_owned(),
-                t.refresh_cookie().name().to_owned(),
-            )
-        },
+    let (access, refresh) = (
+        app.api().access_cookie().name().to_owned(),
+        app.api().refresh_cookie().name().to_owned(),
     );
     let mode = app.settings().mode;
     // Only the schemes this server accepts: `session` mode takes no token, the token modes no

@@ -1,18 +1,19 @@
 //! The token modes' machinery, built from the settings over the opened stores: the keys, the
-//! deny-list (and the bus that spreads it), the verifier, the cookies, and the mode's facade
-//! ([`JwtAuth`] or [`HybridAuth`]).
+//! deny-list (and the bus that spreads it) and the verifier, from which the authority's
+//! [`Flow`] of `jwt` or `hybrid` mode is made.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloakroom::auth::AuthMethod;
+use cloakroom::authority::Flow;
 use cloakroom::clock::SharedClock;
 use cloakroom::revocation::Revocations;
 use cloakroom::token::{KeyManager, TokenIssuer, TokenVerifier};
 use cloakroom::token_auth::{HybridAuth, JwtAuth};
-use cloakroom_axum::{AuthLayer, CookieConfig, KeyReloader, TokenAuth};
+use cloakroom_axum::KeyReloader;
+pub use cloakroom_axum::routes::{ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_PATH};
 // tokio's clock, so that tests can pause time.
 use tokio::time::Instant;
 
@@ -20,43 +21,25 @@ use crate::error::Error;
 use crate::settings::{Mode, Settings};
 use crate::stores::Stores;
 
-/// The access-token cookie's name (`__Host-` is prefixed when `public_url` is https).
-pub const ACCESS_COOKIE: &str = "cloakroom_access";
-/// The refresh-token cookie's name (`__Secure-` is prefixed when `public_url` is https).
-pub const REFRESH_COOKIE: &str = "cloakroom_refresh";
-/// The only path the refresh cookie is sent to.
-pub const REFRESH_PATH: &str = "/auth/refresh";
-
 /// At most one reload of the keys per this long for tokens with an unknown `kid`: a stream of
 /// made-up `kid`s must not turn into a stream of database reads.
 const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(1);
 
-/// The facade of the configured token mode.
-#[derive(Debug, Clone)]
-pub enum TokenMode {
-    /// `jwt`: access tokens only.
-    Jwt(JwtAuth),
-    /// `hybrid`: access tokens and rotating refresh sessions.
-    Hybrid(HybridAuth),
-}
-
-/// Everything the `jwt` and `hybrid` modes need. Cheap to share behind the app's `Arc`.
+/// Everything the `jwt` and `hybrid` modes need besides the authority. Cheap to share behind
+/// the app's `Arc`.
 #[derive(Debug)]
 pub struct TokenService {
-    mode: TokenMode,
     keys: Arc<KeyManager>,
+    issuer: TokenIssuer,
     verifier: TokenVerifier,
     revocations: Arc<Revocations>,
-    access_cookie: CookieConfig,
-    refresh_cookie: CookieConfig,
     /// Reloads the keys for a token with an unknown `kid`.
     kid_reload: Arc<UnknownKidReload>,
 }
 
 impl TokenService {
     /// Loads (or makes, on first start) the keys from the database and the deny-list from its
-    /// store, and follows the revocation bus when there is one; refresh sessions go to the
-    /// rotating session store.
+    /// store, and follows the revocation bus when there is one.
     pub(crate) async fn open(
         settings: &Settings,
         stores: &Stores,
@@ -82,32 +65,12 @@ impl TokenService {
         .with_clock(clock.clone());
         let verifier = TokenVerifier::new(keys.ring().clone(), settings.validation())
             .with_deny_list(revocations.deny_list().clone())
-            .with_clock(clock.clone())
+            .with_clock(clock)
             .with_verified_cache(settings.jwt.verified_cache);
-        let leeway = settings.jwt.leeway;
-        let mode = match settings.mode {
-            Mode::Jwt => TokenMode::Jwt(JwtAuth::new(issuer, revocations.clone(), leeway)),
-            // Never built in session mode; hybrid is the token mode it would fall back to.
-            Mode::Hybrid | Mode::Session => TokenMode::Hybrid(
-                HybridAuth::new(
-                    stores.rotating.clone(),
-                    settings.refresh_policy()?,
-                    issuer,
-                    revocations.clone(),
-                    leeway,
-                )
-                .with_clock(clock),
-            ),
-        };
-        let secure = settings.public_url_is_https()?;
         Ok(Self {
-            mode,
             verifier,
+            issuer,
             revocations,
-            access_cookie: CookieConfig::new(ACCESS_COOKIE).secure(secure),
-            refresh_cookie: CookieConfig::new(REFRESH_COOKIE)
-                .with_path(REFRESH_PATH)
-                .secure(secure),
             kid_reload: Arc::new(UnknownKidReload {
                 keys: Arc::clone(&keys),
                 last: tokio::sync::Mutex::new(None),
@@ -116,25 +79,34 @@ impl TokenService {
         })
     }
 
-    /// The mode's facade.
-    pub fn mode(&self) -> &TokenMode {
-        &self.mode
-    }
-
-    /// The hybrid facade, in `hybrid` mode.
-    pub fn hybrid(&self) -> Option<&HybridAuth> {
-        match &self.mode {
-            TokenMode::Hybrid(h) => Some(h),
-            TokenMode::Jwt(_) => None,
-        }
-    }
-
-    /// How principals are marked: `jwt` or `hybrid`.
-    pub fn method(&self) -> AuthMethod {
-        match self.mode {
-            TokenMode::Jwt(_) => AuthMethod::Jwt,
-            TokenMode::Hybrid(_) => AuthMethod::Hybrid,
-        }
+    /// The authority's parts for the configured token mode; refresh sessions go to the
+    /// rotating session store.
+    pub(crate) fn flow(
+        &self,
+        settings: &Settings,
+        stores: &Stores,
+        clock: SharedClock,
+    ) -> Result<Flow, Error> {
+        let leeway = settings.jwt.leeway;
+        let verifier = self.verifier.clone();
+        Ok(match settings.mode {
+            Mode::Jwt => Flow::Jwt {
+                auth: JwtAuth::new(self.issuer.clone(), self.revocations.clone(), leeway),
+                verifier,
+            },
+            // Never built in session mode; hybrid is the token mode it would fall back to.
+            Mode::Hybrid | Mode::Session => Flow::Hybrid {
+                auth: HybridAuth::new(
+                    stores.rotating.clone(),
+                    settings.refresh_policy()?,
+                    self.issuer.clone(),
+                    self.revocations.clone(),
+                    leeway,
+                )
+                .with_clock(clock),
+                verifier,
+            },
+        })
     }
 
     /// The signing keys.
@@ -152,23 +124,9 @@ impl TokenService {
         &self.revocations
     }
 
-    /// The access-token cookie, for browsers (the API accepts it wherever it takes a bearer).
-    pub fn access_cookie(&self) -> &CookieConfig {
-        &self.access_cookie
-    }
-
-    /// The refresh-token cookie, sent only to `/auth/refresh`.
-    pub fn refresh_cookie(&self) -> &CookieConfig {
-        &self.refresh_cookie
-    }
-
-    /// The layer that authenticates requests by bearer token or access-token cookie.
-    pub(crate) fn layer(&self) -> AuthLayer {
-        AuthLayer::tokens(
-            TokenAuth::new(self.verifier.clone(), self.method())
-                .with_cookie(self.access_cookie.clone())
-                .with_key_reloader(self.kid_reload.clone()),
-        )
+    /// What reloads the keys for a token with an unknown `kid`, for the auth layer.
+    pub(crate) fn key_reloader(&self) -> Arc<dyn KeyReloader> {
+        self.kid_reload.clone()
     }
 
     /// Keeps the keys and the deny-list in step with the stores, which other processes write

@@ -1,5 +1,6 @@
-//! The facade the modes meet in: start and check sessions ([`SessionManager`]), and sign users
-//! in with a password ([`Authenticator`]).
+//! The modes' building blocks: sessions ([`SessionManager`]), the principal a request stands
+//! for, and the errors of authenticating. Signing in and everything after it goes through the
+//! facade, [`crate::authority::Authority`].
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::session::{
     SessionRecord, SessionStore, SessionUser,
 };
 use crate::store::StoreError;
-use crate::user::{Password, PasswordError, PasswordHasher, User, UserStore, Verification};
+use crate::user::PasswordError;
 
 /// How many times [`SessionManager::update_data`] retries after losing a race.
 const MAX_UPDATE_ATTEMPTS: usize = 16;
@@ -350,92 +351,5 @@ impl SessionManager {
             }
         }
         Err(AuthError::Conflict)
-    }
-}
-
-/// Signs users in with a password and starts their sessions. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Authenticator {
-    sessions: SessionManager,
-    users: Arc<dyn UserStore>,
-    hasher: PasswordHasher,
-}
-
-impl Authenticator {
-    /// An authenticator over `users`, starting sessions with `sessions`.
-    pub fn new(
-        sessions: SessionManager,
-        users: Arc<dyn UserStore>,
-        hasher: PasswordHasher,
-    ) -> Self {
-        Self {
-            sessions,
-            users,
-            hasher,
-        }
-    }
-
-    /// The session manager.
-    pub fn sessions(&self) -> &SessionManager {
-        &self.sessions
-    }
-
-    /// The user store.
-    pub fn users(&self) -> &Arc<dyn UserStore> {
-        &self.users
-    }
-
-    /// The password hasher.
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
-    }
-
-    /// Checks a username and password. Unknown users, wrong passwords and disabled accounts all
-    /// cost one argon2 verification and give [`AuthError::InvalidCredentials`]. A correct
-    /// password hashed with old parameters is rehashed.
-    pub async fn verify_credentials(
-        &self,
-        username: &str,
-        password: &Password,
-    ) -> Result<User, AuthError> {
-        let user = self.users.by_username(username).await?;
-        let verdict = self
-            .hasher
-            .verify(password, user.as_ref().map(|u| &u.password_hash))
-            .await?;
-        let (Some(user), Verification::Match { needs_rehash }) = (user, verdict) else {
-            return Err(AuthError::InvalidCredentials);
-        };
-        if user.disabled {
-            return Err(AuthError::InvalidCredentials);
-        }
-        if needs_rehash {
-            match self.hasher.hash(password).await {
-                Ok(hash) => {
-                    if let Err(e) = self.users.set_password_hash(&user.id, &hash).await {
-                        tracing::warn!(error = %e, user = %user.id, "could not store a rehashed password");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not rehash a password"),
-            }
-        }
-        Ok(user)
-    }
-
-    /// Signs a user in: checks the password, then starts a new session (never one the client
-    /// named before, so a planted ID is never adopted).
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &Password,
-        client: ClientInfo,
-    ) -> Result<(SessionId, SessionRecord), AuthError> {
-        let user = self.verify_credentials(username, password).await?;
-        let session_user = SessionUser {
-            id: user.id,
-            name: user.username.into(),
-            roles: user.roles,
-        };
-        self.sessions.start(session_user, client).await
     }
 }

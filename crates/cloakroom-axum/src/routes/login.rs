@@ -155,10 +155,10 @@ pub fn credential_cookies(api: &AuthApi, credential: &Credential) -> Vec<HeaderV
     match credential {
         Credential::Session { id, .. } => vec![api.session_cookie().set(id)],
         #[cfg(feature = "jwt")]
-        Credential::Access(access) => vec![api.access_cookie().set_value(
-            access.token.expose_secret(),
-            Some(access.expires_in()),
-        )],
+        Credential::Access(access) => vec![
+            api.access_cookie()
+                .set_value(access.token.expose_secret(), Some(access.expires_in())),
+        ],
         #[cfg(feature = "jwt")]
         Credential::Pair(pair) => vec![
             api.access_cookie().set_value(
@@ -245,7 +245,11 @@ pub async fn login(
             }
             count_login("success");
             tracing::info!(user_id = %signed_in.user.id, "signed in");
-            Ok(credential_response(&api, &signed_in.user, &signed_in.credential))
+            Ok(credential_response(
+                &api,
+                &signed_in.user,
+                &signed_in.credential,
+            ))
         }
         Err(e) => {
             count_login(e.outcome());

@@ -38,12 +38,12 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 
 pub use self::json::{Json, optional_json};
+pub use self::login::credential_response;
 pub use self::login::{LoginRequest, credential_cookies};
 #[cfg(feature = "jwt")]
 pub use self::login::{TokenResponse, pair_response};
 #[cfg(feature = "jwt")]
 pub use self::refresh::RefreshToken;
-pub use self::login::credential_response;
 pub use self::sessions::SessionView;
 use crate::{ApiError, AuthLayer, CookieConfig, TrustedProxies, client_info_via};
 

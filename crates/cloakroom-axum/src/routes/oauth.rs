@@ -145,8 +145,13 @@ pub async fn introspect(
     #[cfg(feature = "jwt")]
     {
         let refresh_first = req.token_type_hint.as_deref() == Some("refresh_token");
-        let found = api.authority().introspect(&req.token, refresh_first).await?;
-        Ok(axum::Json(found.map(Introspection::from).unwrap_or_default()))
+        let found = api
+            .authority()
+            .introspect(&req.token, refresh_first)
+            .await?;
+        Ok(axum::Json(
+            found.map(Introspection::from).unwrap_or_default(),
+        ))
     }
     #[cfg(not(feature = "jwt"))]
     {

@@ -151,7 +151,11 @@ mod imp {
             }
             Err(AuthError::RefreshReused) => {
                 count_refresh("reused");
-                Err(failed(api, token.from_cookie, AuthError::RefreshReused.into()))
+                Err(failed(
+                    api,
+                    token.from_cookie,
+                    AuthError::RefreshReused.into(),
+                ))
             }
             Err(AuthError::UnknownSession | AuthError::SessionExpired) => {
                 count_refresh("invalid");

@@ -149,5 +149,9 @@ pub async fn revoke(
         AuthMethod::Session => api.session_cookie().clear(),
         _ => api.refresh_cookie().clear(),
     };
-    Ok((StatusCode::NO_CONTENT, AppendHeaders([(SET_COOKIE, cookie)])).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        AppendHeaders([(SET_COOKIE, cookie)]),
+    )
+        .into_response())
 }

@@ -16,19 +16,6 @@ pub(crate) struct ErrorBody {
     message: String,
 }
 
-/// How the request was authenticated: `session` (a session cookie), `jwt` or `hybrid` (an
-/// access token).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum AuthKind {
-    /// A server-side session.
-    Session,
-    /// An access token of `jwt` mode.
-    Jwt,
-    /// An access token of `hybrid` mode.
-    Hybrid,
-}
-
 /// `GET /healthz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Health {
@@ -54,53 +41,4 @@ pub(crate) struct ReadyStores {
     users: String,
     /// Where sessions are kept, e.g. `sqlite` or `memory`.
     sessions: String,
-}
-
-/// A JWK Set (RFC 7517): the public keys access tokens are verified with. Empty with an HMAC
-/// algorithm, whose key is secret.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct JwkSet {
-    /// The signing key first, then the keys that still verify.
-    keys: Vec<PublicJwk>,
-}
-
-/// One public key. Members that do not apply to the key type are left out; there is never a
-/// private member.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PublicJwk {
-    /// `RSA`, `EC` or `OKP`.
-    kty: String,
-    /// Always `sig`.
-    #[serde(rename = "use")]
-    key_use: String,
-    /// The one algorithm the key is for, e.g. `EdDSA`.
-    alg: String,
-    /// The key ID tokens name in their header.
-    kid: String,
-    /// The curve, for `EC` and `OKP` keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    crv: Option<String>,
-    /// RSA modulus, base64url.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    n: Option<String>,
-    /// RSA public exponent, base64url.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    e: Option<String>,
-    /// x coordinate (`EC`) or public key (`OKP`), base64url.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    x: Option<String>,
-    /// y coordinate (`EC`), base64url.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    y: Option<String>,
-}
-
-/// What `POST /auth/login` answers: `{"user"}` in `session` mode, the tokens in `jwt` and
-/// `hybrid` modes.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub(crate) enum LoginAnswer {
-    /// `session` mode.
-    Session(crate::routes::auth::LoginResponse),
-    /// `jwt` and `hybrid` modes.
-    Tokens(crate::routes::tokens::TokenResponse<'static>),
 }

@@ -89,7 +89,7 @@ async fn verify(
     let p = match auth {
         Ok(Auth(p)) => p,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            let hybrid = app.tokens().and_then(|t| t.hybrid()).is_some();
+            let hybrid = app.authority().method() == cloakroom::auth::AuthMethod::Hybrid;
             // The same `WWW-Authenticate` challenge as every other 401 (token modes).
             let challenge = e.into_response().headers().get(WWW_AUTHENTICATE).cloned();
             let mut res = unauthenticated(&headers, hybrid);

@@ -79,7 +79,11 @@ impl Authority {
 
     /// Gives the user called `name` a new password (the administrator's reset) and ends their
     /// sessions and tokens; returns how many sessions ended.
-    pub async fn reset_password(&self, name: &str, password: &Password) -> Result<u64, AccountError> {
+    pub async fn reset_password(
+        &self,
+        name: &str,
+        password: &Password,
+    ) -> Result<u64, AccountError> {
         let user = self.find_user(name).await?;
         self.store_password(&user, password).await?;
         Ok(self.sign_out_everywhere(&user.id).await?)
@@ -89,7 +93,12 @@ impl Authority {
     /// once; returns how many sessions ended.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<u64, AccountError> {
         let user = self.find_user(name).await?;
-        if !self.accounts().users.set_disabled(&user.id, disabled).await? {
+        if !self
+            .accounts()
+            .users
+            .set_disabled(&user.id, disabled)
+            .await?
+        {
             return Err(AccountError::NoSuchUser(name.to_owned()));
         }
         if !disabled {

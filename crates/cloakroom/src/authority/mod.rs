@@ -210,7 +210,13 @@ impl Authority {
             });
         };
         let pair = auth.refresh(refresh).await?;
-        if auth.sessions().store().load(&pair.refresh.key()).await?.is_none() {
+        if auth
+            .sessions()
+            .store()
+            .load(&pair.refresh.key())
+            .await?
+            .is_none()
+        {
             auth.revoke_access(&pair.access.claims.jti, pair.access.claims.exp)
                 .await?;
             return Err(AuthError::UnknownSession);

@@ -38,9 +38,12 @@ impl Authority {
             what: "introspection",
         })?;
         let access = || {
-            verifier.verify_shared(token).ok().map(|claims| Introspected {
-                kind: IntrospectedKind::Access(claims),
-            })
+            verifier
+                .verify_shared(token)
+                .ok()
+                .map(|claims| Introspected {
+                    kind: IntrospectedKind::Access(claims),
+                })
         };
         if !refresh_first {
             if let Some(found) = access() {

@@ -6,6 +6,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
+use cloakroom::authority::{AccountError, SignInError};
 use cloakroom::session::SessionHandle;
 use cloakroom::user::Password;
 use cloakroom_axum::{ApiError, Auth};
@@ -19,7 +20,6 @@ use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other
 use super::views::{SessionTable, session_table};
 use super::{CsrfForm, bad_form, credentials, failed, form_ok, require};
 use crate::App;
-use crate::error::Error;
 use crate::routes::Client;
 
 pub(super) fn router() -> Router<App> {
@@ -46,6 +46,10 @@ fn message(code: &str) -> Option<(&'static str, bool)> {
             false,
         ),
         "wrong-password" => ("The current password is not right.", true),
+        "too-many-attempts" => (
+            "Too many wrong passwords. Wait a few minutes, then try again.",
+            true,
+        ),
         "weak-password" => (
             "The new password was refused: it needs at least 8 characters (and at most 1024 bytes).",
             true,
@@ -78,12 +82,12 @@ async fn show(
     let p = require(&app, auth, &uri)?;
     let key = CsrfKey::for_request(&app, &headers).map_err(|e| failed(&e.into()))?;
     let token = key.token(p.session.as_str());
-    let sessions = if app.tokens().is_some_and(|t| t.hybrid().is_none()) {
+    let sessions = if app.authority().sessions().is_none() {
         None // jwt mode keeps no sessions
     } else {
         Some(
-            app.sessions()
-                .list(&p.user_id)
+            app.authority()
+                .list_sessions(&p.user_id)
                 .await
                 .map_err(|e| failed(&e.into()))?,
         )
@@ -184,10 +188,13 @@ async fn revoke(
     let Ok(handle) = SessionHandle::parse(&f.session) else {
         return Ok(see_other("/account?msg=no-such-session", &[]));
     };
-    if !credentials::revoke_session(&app, &p.user_id, &handle)
-        .await
-        .map_err(|e| failed(&e))?
-    {
+    let revoked = match app.authority().revoke_session(&p.user_id, &handle).await {
+        Ok(revoked) => revoked,
+        // `jwt` mode keeps no sessions: there is none of the caller's to end.
+        Err(cloakroom::auth::AuthError::NotInMode { .. }) => false,
+        Err(e) => return Err(failed(&e.into())),
+    };
+    if !revoked {
         return Ok(see_other("/account?msg=no-such-session", &[]));
     }
     tracing::info!(user_id = %p.user_id, "ended a session (browser)");
@@ -224,9 +231,10 @@ async fn logout_all(
     if !form_ok(&app, &headers, p.session.as_str(), &f.csrf) {
         return Err(forbidden_form());
     }
-    credentials::sign_out_everywhere(&app, &p.user_id)
+    app.authority()
+        .sign_out_everywhere(&p.user_id)
         .await
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| failed(&e.into()))?;
     tracing::info!(user_id = %p.user_id, "signed out everywhere (browser)");
     Ok(see_other("/login", &credentials::clear(&app)))
 }
@@ -273,34 +281,33 @@ async fn change_password(
         return Err(forbidden_form());
     }
     let current = Password::new(f.current_password);
-    let user = match app
-        .authenticator()
-        .verify_credentials(&p.username, &current)
+    let new = Password::new(f.new_password);
+    // The authority checks the current password through the sign-in throttle: a stolen cookie
+    // is no password oracle.
+    let credential = match app
+        .authority()
+        .change_password(&p, &current, &new, client)
         .await
     {
-        Ok(user) if user.id == p.user_id => user,
-        Ok(_) | Err(cloakroom::auth::AuthError::InvalidCredentials) => {
+        Ok(credential) => credential,
+        Err(AccountError::CurrentPassword(SignInError::TooManyAttempts { .. })) => {
+            return Ok(see_other("/account?msg=too-many-attempts", &[]));
+        }
+        Err(AccountError::CurrentPassword(
+            SignInError::InvalidCredentials | SignInError::PasswordTooLong { .. },
+        ))
+        | Err(AccountError::NoSuchUser(_)) => {
             return Ok(see_other("/account?msg=wrong-password", &[]));
         }
-        Err(e) => return Err(failed(&e.into())),
-    };
-    let admin = app.user_admin();
-    match admin
-        .set_password(user.username.as_str(), &Password::new(f.new_password))
-        .await
-    {
-        Ok(_) => {}
-        Err(Error::PasswordRejected(_)) => {
+        Err(AccountError::PasswordRejected(_)) => {
             return Ok(see_other("/account?msg=weak-password", &[]));
         }
         Err(e) => {
             tracing::error!(error = %e, "could not change a password");
-            return Err(failed(&ApiError::internal()));
+            return Err(failed(&ApiError::from(e)));
         }
-    }
+    };
     tracing::info!(user_id = %p.user_id, "changed their password (browser)");
-    let cookies = credentials::sign_in(&app, &user, client)
-        .await
-        .map_err(|e| failed(&e))?;
+    let cookies = credentials::cookies(&app, &credential);
     Ok(see_other("/account?msg=password-changed", &cookies))
 }

@@ -18,8 +18,10 @@ use axum::extract::{Form, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Router, routing::post};
-use cloakroom::auth::AuthError;
+use cloakroom::auth::{AuthError, AuthMethod};
+use cloakroom::authority::SignInError;
 use cloakroom::session::SessionId;
+use cloakroom::user::Password;
 use cloakroom_axum::{ApiError, Auth};
 use http::{HeaderMap, StatusCode};
 use maud::html;
@@ -31,9 +33,8 @@ use super::layout::{csrf_field, forbidden_form, notice, page, respond, see_other
 use super::next::{login_url, safe_next};
 use super::{BROWSER_REFRESH, CsrfForm, credentials, failed, form_ok};
 use crate::App;
-use crate::prometheus::REFRESHES;
+use crate::prometheus::{LOGINS, REFRESHES};
 use crate::routes::Client;
-use crate::routes::auth::{LoginRequest, check_credentials, count_login};
 use crate::settings::Mode;
 
 /// The one message for every failed sign-in.
@@ -167,53 +168,72 @@ async fn submit(
         return forbidden_form();
     }
     let next = f.next.clone();
-    let request = LoginRequest {
-        username: f.username,
-        password: f.password,
-    };
-    let user = match check_credentials(&app, &headers, &client, request).await {
-        Ok(user) => user,
-        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
-            let mut page = form(
-                &app,
-                &headers,
-                next.as_deref(),
-                Some(LOCKED),
-                StatusCode::TOO_MANY_REQUESTS,
-            );
-            if let Some(secs) = e.retry_after() {
-                page.headers_mut()
-                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-            }
-            return page;
-        }
-        Err(e) if e.status.is_client_error() => {
-            return form(
-                &app,
-                &headers,
-                next.as_deref(),
-                Some(FAILED),
-                StatusCode::UNAUTHORIZED,
-            );
-        }
-        Err(e) => return failed(&e),
-    };
-    if let Ok(Auth(old)) = &auth {
-        if let Err(e) = credentials::sign_out(&app, old).await {
-            return failed(&e);
-        }
+    // Login CSRF: another site must not sign the browser in to an account of its choosing.
+    if cloakroom_axum::is_cross_site(&headers) {
+        count_login("cross_site");
+        return form(
+            &app,
+            &headers,
+            next.as_deref(),
+            Some(FAILED),
+            StatusCode::UNAUTHORIZED,
+        );
     }
-    match credentials::sign_in(&app, &user, client).await {
-        Ok(cookies) => {
-            count_login("success");
-            tracing::info!(user_id = %user.id, "signed in (browser)");
-            see_other(target(next.as_deref()), &cookies)
-        }
+    let password = Password::new(f.password);
+    let signed_in = match app
+        .authority()
+        .sign_in(&f.username, &password, client)
+        .await
+    {
+        Ok(signed_in) => signed_in,
         Err(e) => {
-            count_login("error");
-            failed(&e)
+            count_login(e.outcome());
+            return match e {
+                SignInError::TooManyAttempts { retry_after } => {
+                    tracing::info!("sign-in refused: too many failed attempts");
+                    let mut page = form(
+                        &app,
+                        &headers,
+                        next.as_deref(),
+                        Some(LOCKED),
+                        StatusCode::TOO_MANY_REQUESTS,
+                    );
+                    page.headers_mut().insert(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from(retry_after.as_secs().max(1)),
+                    );
+                    page
+                }
+                SignInError::InvalidCredentials | SignInError::PasswordTooLong { .. } => {
+                    tracing::info!("sign-in refused: invalid credentials");
+                    form(
+                        &app,
+                        &headers,
+                        next.as_deref(),
+                        Some(FAILED),
+                        StatusCode::UNAUTHORIZED,
+                    )
+                }
+                other => failed(&ApiError::from(other)),
+            };
+        }
+    };
+    // The sign-in this browser had before is ended: one browser, one sign-in.
+    if let Ok(Auth(old)) = &auth {
+        if let Err(e) = app.authority().sign_out(old).await {
+            return failed(&e.into());
         }
     }
+    count_login("success");
+    tracing::info!(user_id = %signed_in.user.id, "signed in (browser)");
+    see_other(
+        target(next.as_deref()),
+        &credentials::cookies(&app, &signed_in.credential),
+    )
+}
+
+fn count_login(outcome: &'static str) {
+    metrics::counter!(LOGINS, "outcome" => outcome).increment(1);
 }
 
 /// Ends the browser's sign-in and clears its cookies. Without a valid sign-in there is
@@ -244,8 +264,8 @@ async fn logout(
         if !form_ok(&app, &headers, p.session.as_str(), &token) {
             return forbidden_form();
         }
-        if let Err(e) = credentials::sign_out(&app, &p).await {
-            return failed(&e);
+        if let Err(e) = app.authority().sign_out(&p).await {
+            return failed(&e.into());
         }
         tracing::info!(user_id = %p.user_id, "signed out (browser)");
     }
@@ -287,13 +307,11 @@ async fn refresh(
         return forbidden_form();
     }
     let to_login = || see_other(&login_url(Some(next)), &credentials::clear(&app));
-    let Some(tokens) = app.tokens() else {
+    if app.authority().method() != AuthMethod::Hybrid {
         return to_login();
-    };
-    let Some(hybrid) = tokens.hybrid() else {
-        return to_login();
-    };
-    let Some(Ok(id)) = tokens
+    }
+    let Some(Ok(id)) = app
+        .api()
         .refresh_cookie()
         .find_raw(&headers)
         .map(SessionId::parse)
@@ -301,10 +319,11 @@ async fn refresh(
         count_refresh("missing");
         return to_login();
     };
-    match hybrid.refresh(&id).await {
+    match app.authority().refresh(&id).await {
         Ok(pair) => {
             count_refresh("success");
-            see_other(next, &credentials::pair_cookies(tokens, &pair))
+            let credential = cloakroom::authority::Credential::Pair(pair);
+            see_other(next, &credentials::cookies(&app, &credential))
         }
         Err(AuthError::RefreshReused) => {
             count_refresh("reused");

@@ -100,7 +100,7 @@ fn require(app: &App, auth: Result<Auth, ApiError>, uri: &Uri) -> Result<Princip
         Ok(Auth(p)) => Ok(p),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             let back = here(uri);
-            let to = if app.tokens().and_then(|t| t.hybrid()).is_some() {
+            let to = if app.authority().method() == cloakroom::auth::AuthMethod::Hybrid {
                 format!("{BROWSER_REFRESH}?next={}", next::encode(back))
             } else {
                 next::login_url(Some(back))

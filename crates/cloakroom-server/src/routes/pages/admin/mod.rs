@@ -98,12 +98,12 @@ async fn show(
         tracing::error!(error = %e, "could not list users");
         failed(&ApiError::store_unavailable())
     })?;
-    let keeps_sessions = app.tokens().is_none_or(|t| t.hybrid().is_some());
+    let keeps_sessions = app.authority().sessions().is_some();
     let mut rows = Vec::with_capacity(users.len());
     for user in users {
         let sessions = if keeps_sessions {
-            app.sessions()
-                .list(&user.id)
+            app.authority()
+                .list_sessions(&user.id)
                 .await
                 .map_err(|e| failed(&e.into()))?
         } else {

@@ -9,7 +9,7 @@ use http::{HeaderMap, Uri};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::super::{credentials, failed};
+use super::super::failed;
 use super::{checked, done};
 use crate::App;
 
@@ -49,10 +49,13 @@ pub(super) async fn revoke(
     let Ok(handle) = SessionHandle::parse(&f.session) else {
         return Ok(done("no-such-session"));
     };
-    if !credentials::revoke_session(&app, &f.user_id, &handle)
-        .await
-        .map_err(|e| failed(&e))?
-    {
+    let revoked = match app.authority().revoke_session(&f.user_id, &handle).await {
+        Ok(revoked) => revoked,
+        // `jwt` mode keeps no sessions.
+        Err(cloakroom::auth::AuthError::NotInMode { .. }) => false,
+        Err(e) => return Err(failed(&e.into())),
+    };
+    if !revoked {
         return Ok(done("no-such-session"));
     }
     tracing::info!(admin = %p.user_id, user_id = %f.user_id, "ended a user's session");
