@@ -158,3 +158,37 @@ fn login_key(field: &str) -> &'static str {
         _ => "login.max_failures",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::tests::from_toml;
+
+    #[test]
+    fn the_throttle_settings_default_to_the_documented_numbers_and_are_checked() {
+        let l = from_toml("").unwrap().login;
+        assert_eq!((l.max_failures, l.client_max_failures), (5, 20));
+        assert_eq!(l.account_max_failures, 100);
+        assert_eq!(l.account_delay, Duration::from_secs(1));
+        assert_eq!(l.account_max_delay, Duration::from_secs(30));
+        let s = from_toml("[login]\naccount_max_failures = 1000\naccount_delay = \"2s\"").unwrap();
+        let p = s.throttle_policy().unwrap();
+        assert_eq!(
+            (p.account_max_failures, p.account_delay),
+            (1000, Duration::from_secs(2))
+        );
+        for (text, key) in [
+            ("account_max_failures = 4", "login.account_max_failures"),
+            ("client_max_failures = 0", "login.client_max_failures"),
+            ("account_delay = \"100ms\"", "login.account_delay"),
+            (
+                "account_delay = \"10s\"\naccount_max_delay = \"5s\"",
+                "login.account_max_delay",
+            ),
+        ] {
+            let e = from_toml(&format!("[login]\n{text}")).unwrap_err().report();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+}
