@@ -36,10 +36,10 @@ pub struct LoginSettings {
     #[serde(with = "humantime_serde")]
     pub max_lockout: Duration,
     /// Failures allowed in `window` per client address across all accounts before the
-    /// address is locked out (same lockouts). Default 20; at least `max_failures`.
+    /// address is locked out (same lockouts). Default 20; raised to `max_failures` if lower.
     pub client_max_failures: u32,
     /// Failures per account in `window`, from all clients together, past which the account
-    /// is slowed (never locked). Default 100; at least `max_failures`.
+    /// is slowed (never locked). Default 100; raised to `max_failures` if lower.
     pub account_max_failures: u32,
     /// Past that ceiling, the wait before the account's next attempt; each further failure
     /// doubles it. Default 1s.
@@ -108,8 +108,7 @@ impl Settings {
             let field = match &e {
                 PolicyError::NoFailuresAllowed(f)
                 | PolicyError::TooShort(f)
-                | PolicyError::CapBelowFirst(f)
-                | PolicyError::BelowPairLimit(f) => *f,
+                | PolicyError::CapBelowFirst(f) => *f,
                 _ => "",
             };
             invalid(login_key(field), &e.to_string())
@@ -179,7 +178,7 @@ mod tests {
             (1000, Duration::from_secs(2))
         );
         for (text, key) in [
-            ("account_max_failures = 4", "login.account_max_failures"),
+            ("account_max_failures = 0", "login.account_max_failures"),
             ("client_max_failures = 0", "login.client_max_failures"),
             ("account_delay = \"100ms\"", "login.account_delay"),
             (

@@ -31,10 +31,10 @@ pub struct ThrottlePolicy {
     /// The longest lockout. Default 1 hour.
     pub max_lockout: Duration,
     /// Failures allowed per client across all accounts before the client is locked out (with
-    /// `lockout` and `max_lockout`). Default 20.
+    /// `lockout` and `max_lockout`). Default 20; raised to `max_failures` if lower.
     pub client_max_failures: u32,
     /// Failures per account, from all clients together, past which the account is slowed.
-    /// Default 100.
+    /// Default 100; raised to `max_failures` if lower.
     pub account_max_failures: u32,
     /// The first delay between attempts at an account past its ceiling. Default 1 second.
     pub account_delay: Duration,
@@ -79,10 +79,6 @@ pub enum PolicyError {
     /// A cap is shorter than the first hold-off. Names the cap.
     #[error("{0} must not be shorter than the first one")]
     CapBelowFirst(&'static str),
-    /// A wider limit (per client, per account) below the per-pair one, which would make the
-    /// pair's limit unreachable. Names the field.
-    #[error("{0} must not be below max_failures")]
-    BelowPairLimit(&'static str),
 }
 
 impl Default for ThrottlePolicy {
@@ -129,14 +125,6 @@ impl ThrottlePolicy {
         if self.account_max_delay < self.account_delay {
             return Err(PolicyError::CapBelowFirst("account_max_delay"));
         }
-        for (name, n) in [
-            ("client_max_failures", self.client_max_failures),
-            ("account_max_failures", self.account_max_failures),
-        ] {
-            if n < self.max_failures {
-                return Err(PolicyError::BelowPairLimit(name));
-            }
-        }
         Ok(())
     }
 
@@ -162,9 +150,11 @@ impl ThrottlePolicy {
         }
     }
 
+    // The wider limits are never below the pair's (which they would make unreachable): a
+    // raised `max_failures` (say, to turn the throttle off in a test) raises them too.
     pub(crate) fn client(&self) -> Limit {
         Limit {
-            max_failures: self.client_max_failures,
+            max_failures: self.client_max_failures.max(self.max_failures),
             first: self.lockout,
             cap: self.max_lockout,
         }
@@ -172,7 +162,7 @@ impl ThrottlePolicy {
 
     pub(crate) fn account(&self) -> Limit {
         Limit {
-            max_failures: self.account_max_failures,
+            max_failures: self.account_max_failures.max(self.max_failures),
             first: self.account_delay,
             cap: self.account_max_delay,
         }
@@ -247,13 +237,14 @@ mod tests {
             delay.validate(),
             Err(PolicyError::CapBelowFirst("account_max_delay"))
         );
+        // A wider limit below the pair's is raised to it.
         let low = ThrottlePolicy {
             account_max_failures: 4,
+            client_max_failures: 1,
             ..ok
         };
-        assert_eq!(
-            low.validate(),
-            Err(PolicyError::BelowPairLimit("account_max_failures"))
-        );
+        assert_eq!(low.validate(), Ok(()));
+        assert_eq!(low.account().max_failures, 5);
+        assert_eq!(low.client().max_failures, 5);
     }
 }
