@@ -1,7 +1,9 @@
-//! Password guessing over HTTP: failed sign-ins are counted per account and per client
-//! address; past `login.max_failures` both are locked out with 429 and `Retry-After`, the
-//! lockout doubles with each further failure, and not even the right password gets in
-//! meanwhile. In every mode, and before any hashing.
+//! Password guessing over HTTP: failed sign-ins are counted per account and client address;
+//! past `login.max_failures` that pair is locked out with 429 and `Retry-After`, the lockout
+//! doubles with each further failure, and not even the right password gets in from there
+//! meanwhile, while the owner elsewhere does. A client guessing many accounts is locked out
+//! past `login.client_max_failures`; an account guessed from many clients is slowed past
+//! `login.account_max_failures`, never locked. In every mode, and before any hashing.
 
 mod common;
 
@@ -104,15 +106,44 @@ async fn each_further_failure_doubles_the_lockout_up_to_the_cap() {
     server.stop().await;
 }
 
+/// Issue 12, item 4: five bad passwords from anywhere used to lock the account for everyone,
+/// the owner included, and one request per lockout kept it locked.
 #[tokio::test]
-async fn success_clears_the_account_but_not_the_address() {
+async fn an_attacker_cannot_lock_the_owner_out() {
+    for mode in [Mode::Session, Mode::Jwt, Mode::Hybrid] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(settings_in(dir.path(), mode)).await;
+        server.add_user("alice", &[]).await;
+        let http = server.http();
+        let (attacker, owner) = (from(&http, "127.0.0.2"), from(&http, "127.0.0.3"));
+        for _ in 0..5 {
+            refused(&attacker, "alice", WRONG).await;
+        }
+        // The attacker keeps knocking, as one request per lockout would.
+        for _ in 0..10 {
+            locked(&attacker, "alice", WRONG).await;
+        }
+        let res = owner.login_response("alice", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "{mode:?}: the owner gets in");
+        assert_eq!(
+            locked(&attacker, "alice", PASSWORD).await,
+            60,
+            "{mode:?}: the attacker's address stays locked, even with the right password"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn success_clears_the_pair_but_not_the_client() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(settings_in(dir.path(), Mode::Hybrid)).await;
+    let mut settings = settings_in(dir.path(), Mode::Hybrid);
+    settings.login.client_max_failures = 8;
+    let server = Server::start(settings).await;
     server.add_user("alice", &[]).await;
     server.add_user("carol", &[]).await;
     let http = server.http();
     let two = from(&http, "127.0.0.2");
-    let three = from(&http, "127.0.0.3");
     for _ in 0..4 {
         refused(&two, "alice", WRONG).await;
     }
@@ -120,16 +151,16 @@ async fn success_clears_the_account_but_not_the_address() {
         two.login_response("alice", PASSWORD).await.status(),
         StatusCode::OK
     );
-    // Alice's count starts again: four more failures (from elsewhere) and she still gets in.
-    for _ in 0..4 {
-        refused(&three, "alice", WRONG).await;
+    // The pair starts again: three more failures and alice still gets in from there.
+    for _ in 0..3 {
+        refused(&two, "alice", WRONG).await;
     }
     assert_eq!(
-        three.login_response("alice", PASSWORD).await.status(),
+        two.login_response("alice", PASSWORD).await.status(),
         StatusCode::OK
     );
-    // 127.0.0.2 kept its four: one more, at any account, locks the address out, even for
-    // an account that has no failures at all.
+    // 127.0.0.2 kept its seven failures: one more, at any account, reaches the client's limit
+    // of 8 and locks the address out, even for an account that has no failures at all.
     refused(&two, "nobody", WRONG).await;
     assert_eq!(locked(&two, "carol", PASSWORD).await, 60);
     // Carol herself is fine from elsewhere.
@@ -146,7 +177,8 @@ async fn one_address_guessing_many_accounts_is_locked_out() {
     let server = Server::start(settings_in(dir.path(), Mode::Jwt)).await;
     server.add_user("alice", &[]).await;
     let http = server.http();
-    for i in 0..5 {
+    // login.client_max_failures, by default 20.
+    for i in 0..20 {
         refused(&http, &format!("user{i}"), WRONG).await;
     }
     assert_eq!(locked(&http, "alice", PASSWORD).await, 60);
@@ -156,6 +188,37 @@ async fn one_address_guessing_many_accounts_is_locked_out() {
         other.login_response("alice", PASSWORD).await.status(),
         StatusCode::OK
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_account_ceiling_slows_many_guessers_but_never_locks_the_owner_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings_in(dir.path(), Mode::Session);
+    settings.login.account_max_failures = 12;
+    let server = Server::start(settings).await;
+    server.add_user("alice", &[]).await;
+    let http = server.http();
+    // Three addresses, four guesses each (under the pair's limit): the twelfth failure reaches
+    // the account's ceiling.
+    for ip in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        let guesser = from(&http, ip);
+        for _ in 0..4 {
+            refused(&guesser, "alice", WRONG).await;
+        }
+    }
+    // A client that never failed is slowed by a second, not locked out.
+    let owner = from(&http, "127.0.0.5");
+    assert_eq!(locked(&owner, "alice", PASSWORD).await, 1);
+    server.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        owner.login_response("alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // A new guesser right after: let in for one guess (the owner gave its slot back), which
+    // doubles the delay; the next waits two seconds.
+    refused(&from(&http, "127.0.0.6"), "alice", WRONG).await;
+    assert_eq!(locked(&from(&http, "127.0.0.7"), "alice", WRONG).await, 2);
     server.stop().await;
 }
 

@@ -25,10 +25,13 @@ fn from(http: &Http, ip: &str) -> Http {
 }
 
 fn trusting(dir: &std::path::Path, mode: Mode, proxies: &[&str]) -> Settings {
-    Settings {
+    let mut settings = Settings {
         trusted_proxies: proxies.iter().map(|p| (*p).to_owned()).collect(),
         ..settings_in(dir, mode)
-    }
+    };
+    // The per-address limit these tests count to (across accounts; 20 by default).
+    settings.login.client_max_failures = 5;
+    settings
 }
 
 /// A failed sign-in as `user` carrying `headers`; the status.

@@ -16,12 +16,13 @@ use crate::store::StoreError;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// KEYS: pairs of (counter, lock marker), one pair per subject. ARGV: max failures, window,
-/// first lockout, longest lockout (ms). If any subject is locked out, returns the longest time
-/// left (ms) and counts nothing. Otherwise, for each subject: count the attempt (the counter's
-/// TTL is the window, set with the first failure); from the limit on, set the lock marker with
-/// the lockout (doubled per failure past the limit, capped) as its TTL, and keep the counter at
-/// least `window` past the lockout's end. Returns 0.
+/// KEYS: pairs of (counter, lock marker), one pair per subject. ARGV: the window (ms), then
+/// per subject its limit: max failures, first hold-off, longest hold-off (ms). If any subject
+/// is locked out, returns the longest time left (ms) and counts nothing. Otherwise, for each
+/// subject: count the attempt (the counter's TTL is the window, set with the first failure);
+/// from its limit on, set the lock marker with the hold-off (doubled per failure past the
+/// limit, capped) as its TTL, and keep the counter at least `window` past the hold-off's end.
+/// Returns 0.
 const BEGIN: &str = r"
 local wait = 0
 for i = 2, #KEYS, 2 do
@@ -30,9 +31,10 @@ for i = 2, #KEYS, 2 do
   if t > wait then wait = t end
 end
 if wait > 0 then return wait end
-local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local first, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local window = tonumber(ARGV[1])
 for i = 1, #KEYS, 2 do
+  local a = 2 + (i - 1) / 2 * 3
+  local max, first, cap = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local n = redis.call('INCR', KEYS[i])
   if n == 1 or redis.call('PTTL', KEYS[i]) < 0 then
     redis.call('PEXPIRE', KEYS[i], window)
@@ -54,7 +56,7 @@ return 0
 ";
 
 /// KEYS: pairs of (counter, lock marker). ARGV: how many leading pairs to clear outright (the
-/// account, after a success). The other pairs give one counted attempt back, and the lockout it
+/// account and client pair, after a success). The other pairs give one counted attempt back, and the lockout it
 /// set: a lockout in force refuses every attempt, so any present was set since it began.
 const RELEASE: &str = r"
 local clear = tonumber(ARGV[1])
@@ -71,12 +73,14 @@ return 0
 
 /// A [`LoginThrottle`] in Redis, for many nodes: a guess counts wherever it lands.
 ///
-/// Keys, under the namespace `{ns}`, for a subject `a:{sha-256 of the lowercased username}` or
-/// `i:{address}`: `{ns}:throttle:{subject}:n`, the count (expires `window` after the first
-/// failure, or `window` after the lockout ends), and `{ns}:throttle:{subject}:lock`, present
-/// while locked out (its TTL is the time left). Checking and counting is one script (`PTTL`,
-/// `INCR`, `PEXPIRE`, `SET PX`), atomic for both subjects, so racing nodes can neither lose a
-/// count nor let more than the limit through; a success or a release is one more script.
+/// Keys, under the namespace `{ns}`, for a subject `p:{sha-256 of the lowercased
+/// username}:{address}` (the account from one client), `i:{address}` (the client) or
+/// `a:{sha-256}` (the account): `{ns}:throttle:{subject}:n`, the count (expires `window` after
+/// the first failure, or `window` after the lockout ends), and `{ns}:throttle:{subject}:lock`,
+/// present while locked out or slowed (its TTL is the time left). Checking and counting is one
+/// script (`PTTL`, `INCR`, `PEXPIRE`, `SET PX`), atomic for all three subjects, so racing
+/// nodes can neither lose a count nor let more than the limit through; a success or a release
+/// is one more script.
 /// Expiry is Redis's own, in milliseconds.
 ///
 /// A Redis that cannot be reached makes every check fail with
@@ -207,15 +211,17 @@ impl RedisThrottle {
 impl LoginThrottle for RedisThrottle {
     async fn check(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
         let mut invocation = self.begin.prepare_invoke();
-        for s in attempt.subjects() {
-            invocation.key(self.counter(&s)).key(self.lock_marker(&s));
+        let subjects = attempt.subjects(&self.policy);
+        for (s, _) in &subjects {
+            invocation.key(self.counter(s)).key(self.lock_marker(s));
         }
-        let p = &self.policy;
-        invocation
-            .arg(p.max_failures)
-            .arg(ms(p.window))
-            .arg(ms(p.lockout))
-            .arg(ms(p.max_lockout));
+        invocation.arg(ms(self.policy.window));
+        for (_, limit) in &subjects {
+            invocation
+                .arg(limit.max_failures)
+                .arg(ms(limit.first))
+                .arg(ms(limit.cap));
+        }
         let mut conn = self.conn.clone();
         let wait_ms: i64 = invocation
             .invoke_async(&mut conn)
@@ -231,10 +237,15 @@ impl LoginThrottle for RedisThrottle {
     }
 
     async fn record_success(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        self.give_back(attempt.subjects(), 1).await
+        // The pair comes first: it is the one cleared.
+        let subjects = attempt.subjects(&self.policy);
+        self.give_back(subjects.into_iter().map(|(s, _)| s), 1)
+            .await
     }
 
     async fn release(&self, attempt: &Attempt) -> Result<(), ThrottleError> {
-        self.give_back(attempt.subjects(), 0).await
+        let subjects = attempt.subjects(&self.policy);
+        self.give_back(subjects.into_iter().map(|(s, _)| s), 0)
+            .await
     }
 }

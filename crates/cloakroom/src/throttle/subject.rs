@@ -1,10 +1,14 @@
-//! What failures are counted against: an account (by a digest of its name) and a client
-//! address (IPv6 by its /64, which one client usually holds whole).
+//! What failures are counted against: an account and client pair, the client across accounts,
+//! and the account across clients. Accounts are kept by a digest of their name, client
+//! addresses IPv6 by their /64 (which one client usually holds whole).
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv6Addr};
 
 use sha2::{Digest as _, Sha256};
+
+use super::ThrottlePolicy;
+use super::policy::Limit;
 
 /// One sign-in attempt, as the throttle sees it: whom it is for and where it comes from.
 ///
@@ -27,12 +31,15 @@ impl std::fmt::Debug for Attempt {
 }
 
 /// A counter's subject: what one entry of the throttle is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Subject {
-    /// An account, by the digest of its name.
-    Account([u8; 32]),
-    /// A client address (an IPv6 address cut to its /64).
+    /// One account from one client (`None`: every attempt whose address is unknown counts as
+    /// one client).
+    Pair([u8; 32], Option<IpAddr>),
+    /// A client address (an IPv6 address cut to its /64), across accounts.
     Address(IpAddr),
+    /// An account, by the digest of its name, across clients.
+    Account([u8; 32]),
 }
 
 impl Attempt {
@@ -51,35 +58,55 @@ impl Attempt {
         self.address
     }
 
-    pub(crate) fn account(&self) -> Subject {
-        Subject::Account(self.account)
+    /// This account from this client: the pair a success clears.
+    pub(crate) fn pair(&self) -> Subject {
+        Subject::Pair(self.account, self.address)
     }
 
-    /// The address as a subject, if known.
-    pub(crate) fn address_subject(&self) -> Option<Subject> {
-        self.address.map(Subject::Address)
-    }
-
-    /// The account, then the address if known.
-    pub(crate) fn subjects(&self) -> impl Iterator<Item = Subject> + '_ {
-        std::iter::once(self.account()).chain(self.address.map(Subject::Address))
+    /// What this attempt counts against, each with its limit: the pair first, then the
+    /// client across accounts (if its address is known), then the account across clients.
+    pub(crate) fn subjects(&self, policy: &ThrottlePolicy) -> Vec<(Subject, Limit)> {
+        let mut subjects = Vec::with_capacity(3);
+        subjects.push((self.pair(), policy.pair()));
+        if let Some(ip) = self.address {
+            subjects.push((Subject::Address(ip), policy.client()));
+        }
+        subjects.push((Subject::Account(self.account), policy.account()));
+        subjects
     }
 }
 
 impl Subject {
-    /// The subject in a form fit for a key name: `a:{hex}` or `i:{address}`.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// The subject in a form fit for a key name: `p:{hex}:{address or -}` for a pair,
+    /// `i:{address}` for a client, `a:{hex}` for an account. Plain ASCII, so byte order and
+    /// PostgreSQL's `C` collation agree.
+    #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
     pub(crate) fn key_suffix(&self) -> String {
+        let hex = |digest: &[u8; 32], s: &mut String| {
+            for b in digest {
+                let _ = write!(s, "{b:02x}");
+            }
+        };
         match self {
-            Self::Account(digest) => {
-                let mut s = String::with_capacity(2 + 64);
-                s.push_str("a:");
-                for b in digest {
-                    let _ = write!(s, "{b:02x}");
+            Self::Pair(digest, ip) => {
+                let mut s = String::with_capacity(2 + 64 + 41);
+                s.push_str("p:");
+                hex(digest, &mut s);
+                match ip {
+                    Some(ip) => {
+                        let _ = write!(s, ":{ip}");
+                    }
+                    None => s.push_str(":-"),
                 }
                 s
             }
             Self::Address(ip) => format!("i:{ip}"),
+            Self::Account(digest) => {
+                let mut s = String::with_capacity(2 + 64);
+                s.push_str("a:");
+                hex(digest, &mut s);
+                s
+            }
         }
     }
 }
@@ -122,10 +149,24 @@ mod tests {
     #[test]
     fn key_suffixes_hold_no_username() {
         let a = Attempt::new("alice", Some("192.0.2.1".parse().unwrap()));
-        let keys: Vec<String> = a.subjects().map(|s| s.key_suffix()).collect();
-        assert_eq!(keys.len(), 2);
-        assert!(keys[0].starts_with("a:") && keys[0].len() == 66);
-        assert!(!keys[0].contains("alice"));
+        let policy = ThrottlePolicy::default();
+        let keys: Vec<String> = a
+            .subjects(&policy)
+            .iter()
+            .map(|(s, _)| s.key_suffix())
+            .collect();
+        assert_eq!(keys.len(), 3);
+        assert!(keys[0].starts_with("p:") && keys[0].ends_with(":192.0.2.1"));
         assert_eq!(keys[1], "i:192.0.2.1");
+        assert!(keys[2].starts_with("a:") && keys[2].len() == 66);
+        assert!(keys.iter().all(|k| !k.contains("alice")));
+        let unknown = Attempt::new("alice", None);
+        let keys: Vec<String> = unknown
+            .subjects(&policy)
+            .iter()
+            .map(|(s, _)| s.key_suffix())
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert!(keys[0].ends_with(":-"), "{keys:?}");
     }
 }
