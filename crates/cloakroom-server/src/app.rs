@@ -215,7 +215,7 @@ impl App {
             None => AuthLayer::new(self.sessions().clone(), self.inner.cookies.clone()),
         };
         let layers = ServiceBuilder::new()
-            .layer(middleware::EdgeLayer::default())
+            .layer(middleware::EdgeLayer::new(self.proxies().clone()))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(auth);
         Router::new()
