@@ -9,9 +9,10 @@ from pathlib import Path
 
 from targets import GOALS
 
-COLORS = {"ceiling": "#6b7280", "cloakroom": "#2563eb", "example": "#60a5fa",
-          "rust-peer": "#d97706", "express-peer": "#16a34a"}
-GROUP_NAMES = {"ceiling": "ceiling", "cloakroom": "Cloakroom server",
+COLORS = {"ceiling": "#6b7280", "cloakroom": "#2563eb", "cloakroom-tuned": "#93c5fd",
+          "example": "#60a5fa", "rust-peer": "#d97706", "express-peer": "#16a34a"}
+GROUP_NAMES = {"ceiling": "ceiling", "cloakroom": "Cloakroom (log on, as shipped)",
+               "cloakroom-tuned": "Cloakroom, log off (tuned)",
                "example": "Cloakroom examples", "rust-peer": "Rust peers",
                "express-peer": "Express peers"}
 
