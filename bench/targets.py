@@ -32,14 +32,29 @@ class Target:
     optional: bool = False
     needs_redis: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    # For `server`: wrk cycles through this many distinct access tokens (bench/wrk-tokens.lua)
+    # instead of presenting one; 0: the login's token, again and again.
+    tokens: int = 0
 
 
-def server(name, label, settings, *, optional=False, needs_redis=False):
+def server(name, label, settings, *, optional=False, needs_redis=False, tokens=0):
     """`cloakroom serve` with `settings` (TOML), driven on `GET /auth/me`."""
     login = "cookie" if 'mode = "session"' in settings else "bearer"
-    group = "cloakroom-tuned" if name.endswith("-tuned") else "cloakroom"
+    group = ("cloakroom-tuned" if name.endswith("-tuned")
+             else "token-curve" if tokens else "cloakroom")
     return Target(name, label, group, "server", "/auth/me", login, "/auth/login",
-                  settings, optional, needs_redis)
+                  settings, optional, needs_redis, tokens=tokens)
+
+
+# The N-distinct-tokens curve: hybrid EdDSA (the default mode), as shipped, wrk cycling
+# through N tokens minted beforehand (examples/mint_tokens.rs) that live for the whole run.
+# Past the verified-token cache's capacity every request is a first sight: a signature check.
+CURVE = 'mode = "hybrid"\n[jwt]\naccess_ttl = "3h"\n'
+CURVE_TARGETS = [
+    server(f"tokens-{n}", f"hybrid EdDSA, {n:,} distinct token{'s' if n > 1 else ''}", CURVE,
+           tokens=n)
+    for n in (1, 1_000, 10_000, 100_000)
+]
 
 
 REDIS = 'session_store = "{redis_url}"\n'
@@ -92,6 +107,7 @@ TARGETS: list[Target] = [
            "node", "/profile", "cookie", "/login", "session-redis.js", needs_redis=True),
     Target("express-jsonwebtoken", "Express + jsonwebtoken (HS256)", "express-peer", "node",
            "/profile", "bearer", "/login", "jwt.js"),
+    *CURVE_TARGETS,
 ]
 
 # (what, measured target, reference target, at least): every ratio is measured / reference in
@@ -124,4 +140,8 @@ GOALS: list[tuple[str, str, str, float]] = [
     ("example jwt vs Express jsonwebtoken", "example-jwt", "express-jsonwebtoken", 10.0),
     ("example session vs tower-sessions", "example-session", "tower-sessions", 1.0),
     ("example jwt vs axum + jsonwebtoken", "example-jwt", "axum-jsonwebtoken", 1.0),
+    # Not goals with a bar of their own: how throughput falls as the tokens a node sees grow.
+    ("curve: 1,000 distinct tokens vs 1", "tokens-1000", "tokens-1", 0.0),
+    ("curve: 10,000 distinct tokens vs 1", "tokens-10000", "tokens-1", 0.0),
+    ("curve: 100,000 distinct tokens vs 1", "tokens-100000", "tokens-1", 0.0),
 ]

@@ -178,9 +178,10 @@ fn jwt_defaults_follow_the_mode() {
     assert_eq!(s.jwt.leeway, Duration::from_secs(30));
     assert_eq!(s.jwt.rotate_every, None);
     assert_eq!(
-        s.jwt.verified_cache,
-        cloakroom::token::DEFAULT_VERIFIED_CACHE
+        s.jwt.verified_cache_bytes,
+        cloakroom::token::DEFAULT_VERIFIED_CACHE_BYTES
     );
+    assert_eq!(s.jwt.verified_cache, None);
     let s = from_toml("mode = \"jwt\"").unwrap();
     assert_eq!(s.access_ttl(), Duration::from_secs(3600));
     assert_eq!(s.key_policy().max_token_ttl, Duration::from_secs(3600));
@@ -205,7 +206,7 @@ fn reads_the_jwt_table() {
         "#,
     )
     .unwrap();
-    assert_eq!(s.jwt.verified_cache, 0);
+    assert_eq!(s.jwt.verified_cache, Some(0));
     assert_eq!(s.jwt.algorithm, cloakroom::token::Algorithm::Es384);
     assert_eq!(
         s.refresh_policy().unwrap().absolute_timeout().as_secs(),
@@ -234,6 +235,10 @@ fn bad_jwt_values_are_named() {
         ("[jwt]\nreload_interval = \"0s\"", "jwt.reload_interval"),
         ("[jwt]\nverified_cache = 2000000", "jwt.verified_cache"),
         ("[jwt]\nverified_cache = -1", "jwt.verified_cache"),
+        (
+            "[jwt]\nverified_cache_bytes = 17179869185",
+            "jwt.verified_cache_bytes",
+        ),
         ("[jwt]\nttl = \"5m\"", "ttl"),
     ] {
         let e = error_of(text);
