@@ -84,7 +84,9 @@ pub(crate) struct Edge<S> {
 struct Seen {
     time: SystemTime,
     client: Option<IpAddr>,
-    user_agent: Option<Inline<MAX_USER_AGENT>>,
+    /// Shared with the request (a reference count), copied out when the line is queued: the
+    /// future that carries it stays small, and nothing outlives the request.
+    user_agent: Option<HeaderValue>,
 }
 
 /// Whether the access log is on: `log.filter` (or `RUST_LOG`) enables
@@ -143,14 +145,16 @@ where
         let start = Instant::now();
         let method = method_label(req.method());
         let route = req.extensions().get::<MatchedPath>().cloned();
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        // The peer's address only when a request ID or the log line needs it.
+        let peer = || {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        };
         let request_id = match req.headers().get(&X_REQUEST_ID) {
             Some(id)
-                if peer.is_some_and(|p| self.proxies.trusts(p))
-                    && sane_request_id(id.as_bytes()) =>
+                if sane_request_id(id.as_bytes())
+                    && peer().is_some_and(|p| self.proxies.trusts(p)) =>
             {
                 id.clone()
             }
@@ -158,11 +162,8 @@ where
         };
         let seen = access_log_enabled().then(|| Seen {
             time: SystemTime::now(),
-            client: self.proxies.client_addr(req.headers(), peer),
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .map(|v| Inline::new(v.as_bytes())),
+            client: self.proxies.client_addr(req.headers(), peer()),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
         });
         // Refused before any of it is read: bodies without a length are cut off by
         // `DefaultBodyLimit` when a handler reads them.
@@ -248,7 +249,9 @@ where
                     latency_us,
                     client: seen.client,
                     request_id: Inline::new(this.request_id.as_bytes()),
-                    user_agent: seen.user_agent,
+                    user_agent: seen
+                        .user_agent
+                        .map(|v| Inline::<MAX_USER_AGENT>::new(v.as_bytes())),
                 }),
                 // Embedded without `logging::init`: the embedder's subscriber gets an event.
                 None => tracing::info!(
