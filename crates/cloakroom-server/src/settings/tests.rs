@@ -19,6 +19,7 @@ fn defaults_match_the_contract() {
     assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(s.session_store(), SessionStoreKind::Sqlite);
     assert_eq!(s.session.near_cache, Duration::ZERO);
+    assert_eq!(s.session.sqlite_cache, Duration::from_secs(1));
     assert_eq!(s.redis.namespace, "cloakroom");
     assert_eq!(s.session.idle_timeout, Duration::from_secs(30 * 60));
     assert_eq!(s.session.absolute_timeout, Duration::from_secs(12 * 3600));
@@ -126,6 +127,7 @@ fn shared_stores_are_read_and_checked() {
     assert!(error_of("[redis]\nnamespace = \"a b\"").contains("redis.namespace"));
     assert!(error_of("[postgres]\nschema = \"Robert'); DROP\"").contains("postgres.schema"));
     assert!(error_of("[session]\nnear_cache = \"1h\"").contains("session.near_cache"));
+    assert!(error_of("[session]\nsqlite_cache = \"2m\"").contains("session.sqlite_cache"));
 }
 
 #[test]
