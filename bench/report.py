@@ -80,7 +80,8 @@ def markdown(doc: dict, targets) -> str:
     for g in goal_rows(doc):
         measured = fmt_ratio(g["ratio"], g["least"]) if g["ratio"] is not None else "—"
         by_cpu = fmt_ratio(g["cpu_ratio"], g["least"]) if g["cpu_ratio"] is not None else "—"
-        lines.append(f"| {g['goal']} | {fmt_ratio(g['least'], g['least'])} | {measured} | "
+        bar = fmt_ratio(g['least'], g['least']) if g['least'] else "—"
+        lines.append(f"| {g['goal']} | {bar} | {measured} | "
                      f"{g['verdict']} | {by_cpu} |")
     loads = [run["loadavg_before"][0] for r in doc["targets"].values()
              for run in r.get("runs", [])]
@@ -180,5 +181,6 @@ def write_all(doc: dict, targets, repo: Path, *, smoke: bool) -> None:
         verdict = "(smoke)" if smoke and g["ratio"] is not None else g["verdict"]
         by_cpu = (f"  [by CPU per request: {fmt_ratio(g['cpu_ratio'], g['least'])}]"
                   if g["cpu_ratio"] is not None else "")
-        print(f"  {g['goal']:<52} {measured:>7}  (≥ {fmt_ratio(g['least'], g['least'])})"
+        bar = f"(≥ {fmt_ratio(g['least'], g['least'])})" if g["least"] else "(measured)"
+        print(f"  {g['goal']:<52} {measured:>7}  {bar}"
               f"  {verdict}{by_cpu}")
