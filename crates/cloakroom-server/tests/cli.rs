@@ -139,11 +139,8 @@ async fn user_commands_act_on_the_servers_data_and_end_sessions() {
 async fn refused_soon(http: &common::Http, cookie: &str) {
     let ended = std::time::Instant::now();
     while http.me_status(cookie).await != StatusCode::UNAUTHORIZED {
-        assert!(
-            ended.elapsed() < std::time::Duration::from_secs(10),
-            "still accepted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(ended.elapsed() < Duration::from_secs(10), "still accepted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
