@@ -6,6 +6,13 @@
 #   bench/callgrind.sh ceiling                     # the bare axum handler
 #   bench/callgrind.sh server 'mode = "jwt"' 'algorithm = "HS256"'   # cloakroom serve; the
 #                                                  # second argument goes under [jwt]
+#   KEEP=/tmp/cg.out bench/callgrind.sh ...        # keep the dump for callgrind_annotate
+#   LOG=warn bench/callgrind.sh server ...         # the access log off (tuned); the default is
+#                                                  # LOG=info, the server as shipped
+#
+# The counts are of every thread: the access log's writer thread is counted too. The keys'
+# reload (every 10 s by default) is put off to an hour: it ran in some windows and not in
+# others, and moved the count by ~800 instructions a request.
 #
 # Needs release builds (bench/run.sh --only ... builds them) and valgrind. SHA-256 is reported
 # apart: valgrind hides the CPU's SHA instructions, so sha2 falls back to its portable code,
@@ -25,8 +32,8 @@ if [[ $kind == ceiling ]]; then
   vg=$!
 else
   path=/auth/me
-  printf 'listen = "127.0.0.1:%s"\ndata_dir = "%s"\npublic_url = "http://127.0.0.1:%s"\ninsecure_fast_hashing_for_tests = true\n%s\n[jwt]\n%s\n[log]\nfilter = "warn"\n' \
-    "$port" "$work" "$port" "${2:-}" "${3:-}" >"$work/c.toml"
+  printf 'listen = "127.0.0.1:%s"\ndata_dir = "%s"\npublic_url = "http://127.0.0.1:%s"\ninsecure_fast_hashing_for_tests = true\n%s\n[jwt]\n%s\nreload_interval = "1h"\n[log]\nfilter = "%s"\n' \
+    "$port" "$work" "$port" "${2:-}" "${3:-}" "${LOG:-info}" >"$work/c.toml"
   echo benchbench12 | "$bin/cloakroom" --config "$work/c.toml" user add bench --password-stdin >/dev/null
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
     "$bin/cloakroom" --config "$work/c.toml" serve >"$work/log" 2>&1 &
@@ -46,5 +53,9 @@ fi
 wrk -t1 -c8 -d3s "${auth[@]}" "http://127.0.0.1:$port$path" >/dev/null
 callgrind_control -z "$vg" >/dev/null
 requests=$(wrk -t1 -c8 -d8s "${auth[@]}" "http://127.0.0.1:$port$path" | awk '/requests in/{print $1}')
+# The access log is written up to half a second later, by its own thread: counted too.
+sleep 1
 callgrind_control -d "$vg" >/dev/null
 python3 "$here/callgrind_report.py" "$work/cg.out.1" "$requests"
+# KEEP=path keeps the dump, for callgrind_annotate.
+if [[ -n ${KEEP:-} ]]; then cp "$work/cg.out.1" "$KEEP"; fi

@@ -71,6 +71,8 @@ def build(targets: list[Target], profile: str) -> None:
     cargo = ["cargo", "build", "--profile", profile]
     if "server" in kinds:
         run([*cargo, "-p", "cloakroom-server", "--bin", "cloakroom"], cwd=REPO)
+    if any(t.tokens for t in targets):
+        run([*cargo, "-p", "cloakroom-server", "--example", "mint_tokens"], cwd=REPO)
     examples = sorted({t.spec for t in targets if t.kind == "example"})
     if examples:
         argv = [*cargo, "-p", "cloakroom-axum", "--features", "jwt"]
@@ -120,13 +122,13 @@ def ensure_redis(url: str | None, workdir: Path) -> str:
 
 def server_config(t: Target, port: int, data: Path, redis_url: str) -> str:
     near = os.environ.get("BENCH_NEAR_CACHE", NEAR_CACHE_TOML)
-    # Top-level keys before the target's own (which may open tables); [log] last. No access
-    # log line per request unless the target asks for one: the peers write none.
+    # Top-level keys before the target's own (which may open tables). The log as shipped
+    # (`info`: one access line per request, to the target's log file) unless the target sets
+    # `[log]` itself (the `*-tuned` rows turn it off).
     spec = t.spec.format(redis_url=redis_url, near_cache=near)
-    log_table = "" if "[log]" in spec else '\n[log]\nfilter = "warn"\n'
     return (f'listen = "127.0.0.1:{port}"\ndata_dir = "{data}"\n'
             f'public_url = "http://127.0.0.1:{port}"\ninsecure_fast_hashing_for_tests = true\n'
-            + spec + log_table)
+            + spec)
 
 
 def first_error(text: str) -> str:
@@ -153,6 +155,11 @@ def launch(t: Target, workdir: Path, redis_url: str) -> tuple[subprocess.Popen, 
             if t.optional:
                 raise Unavailable(msg)
             raise RuntimeError(f"{t.name}: user add failed: {msg}")
+        if t.tokens:
+            # Before the server starts: the first app to open the database makes the key.
+            subprocess.run([str(BIN_DIR / "examples" / "mint_tokens"), str(config), USER,
+                            str(t.tokens), str(data / "tokens.txt")], check=True,
+                           capture_output=True)
         argv = [binary, "--config", str(config), "serve"]
     elif t.kind == "example":
         argv, env["PORT"] = [str(BIN_DIR / "examples" / t.spec)], str(port)
@@ -205,16 +212,38 @@ def authenticate(t: Target, port: int) -> dict[str, str]:
     status, _, _ = procs.request(port, "GET", t.path)
     if status != 401:
         raise RuntimeError(f"{t.name}: GET {t.path} without a credential answered {status}")
+    if t.tokens:
+        minted = tokens_file(t).read_text().split()
+        if len(minted) != t.tokens:
+            raise RuntimeError(f"{t.name}: {len(minted)} tokens minted, not {t.tokens}")
+        for token in (minted[0], minted[-1]):
+            status, _, _ = procs.request(port, "GET", t.path,
+                                         headers={"Authorization": "Bearer " + token})
+            if status != 200:
+                raise RuntimeError(f"{t.name}: a minted token answered {status}")
     return auth
 
 
+WORKDIR: Path | None = None  # set in main: where each server target's data directory is
+
+
+def tokens_file(t: Target) -> Path:
+    assert WORKDIR is not None
+    return WORKDIR / t.name / "tokens.txt"
+
+
 def wrk(port: int, t: Target, auth: dict[str, str], seconds: float, args) -> dict:
+    script = "wrk-tokens.lua" if t.tokens else "wrk-report.lua"
     argv = [*NICE, "taskset", "-c", WRK_CORE, "wrk", "-t1", f"-c{args.connections}",
-            f"-d{max(1, round(seconds))}s", "--latency", "-s", str(BENCH / "wrk-report.lua")]
-    for k, v in auth.items():
-        argv += ["-H", f"{k}: {v}"]
+            f"-d{max(1, round(seconds))}s", "--latency", "-s", str(BENCH / script)]
+    env = dict(os.environ)
+    if t.tokens:
+        env["TOKENS_FILE"] = str(tokens_file(t))
+    else:
+        for k, v in auth.items():
+            argv += ["-H", f"{k}: {v}"]
     argv.append(f"http://127.0.0.1:{port}{t.path}")
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
     line = next((ln for ln in out.splitlines() if ln.startswith("WRK_JSON ")), None)
     if line is None:
         raise RuntimeError(f"{t.name}: wrk printed no report:\n{out}")
@@ -321,6 +350,8 @@ def main() -> int:
     prioritized = procs.prioritize("self", int(NICE[-1]))
     started = datetime.datetime.now(datetime.timezone.utc)
     workdir = Path(tempfile.mkdtemp(prefix="cloakroom-bench-"))
+    global WORKDIR
+    WORKDIR = workdir
     redis_url = (ensure_redis(args.redis_url, workdir)
                  if any(t.needs_redis for t in targets) else "")
     results: dict[str, dict] = {}

@@ -1,7 +1,9 @@
 //! Does a flood of sign-ins hurt the users already signed in? A server in `session` mode with
 //! OWASP's argon2id parameters; `GET /auth/me` for a signed-in user is timed from a few
 //! keep-alive connections, first on a quiet server, then while many clients sign in at once
-//! (each sign-in is one real argon2 hash), and the two 99th percentiles are compared.
+//! (each sign-in is one real argon2 hash), and the two 99th percentiles are compared; then the
+//! resident memory (idle, peak, after) against the bound of one argon2 buffer per hash at once
+//! plus 30 MB.
 //!
 //! ```text
 //! cargo run --release -p cloakroom-server --example login_flood -- [SECONDS] [LOGIN_CLIENTS]
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cloakroom::user::Password;
+use cloakroom::user::{HashParams, Password};
 use cloakroom_server::App;
 use cloakroom_server::settings::{Mode, Settings};
 use serde_json::json;
@@ -107,6 +109,7 @@ async fn main() {
         .to_owned();
 
     let quiet = me_latencies(url.clone(), cookie.clone(), duration).await;
+    let idle_rss = status_kib("VmRSS");
 
     let stop = Arc::new(AtomicBool::new(false));
     let logins = Arc::new(AtomicU64::new(0));
@@ -132,6 +135,9 @@ async fn main() {
     for f in flood {
         f.await.expect("flooder");
     }
+    let after_rss = status_kib("VmRSS");
+    // The peak, over the whole run: what the flood made the process hold at its highest.
+    let peak_rss = status_kib("VmHWM");
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!("{cores} cores; {seconds} s each; {READERS} readers, {flooders} clients signing in");
@@ -149,4 +155,31 @@ async fn main() {
         signed_in as f64 / seconds as f64
     );
     println!("p99 ratio: {:.2}", p(&loaded, 0.99) / p(&quiet, 0.99));
+    // The goal (issue 16): resident memory under a sign-in flood at most the hashing pool's
+    // working memory (one argon2 buffer per hash at once) plus 30 MB.
+    let hashing = cores.saturating_sub(1).max(1) as u64;
+    let bound = hashing * u64::from(HashParams::OWASP.m_cost) + 30 * 1024;
+    println!(
+        "resident memory: idle {:.1} MiB, peak {:.1} MiB, after the flood {:.1} MiB; \
+         bound {hashing} hash(es) at once x {:.1} MiB + 30 MB = {:.1} MiB: {}",
+        idle_rss as f64 / 1024.0,
+        peak_rss as f64 / 1024.0,
+        after_rss as f64 / 1024.0,
+        f64::from(HashParams::OWASP.m_cost) / 1024.0,
+        bound as f64 / 1024.0,
+        if peak_rss <= bound { "within" } else { "OVER" }
+    );
+}
+
+/// A `/proc/self/status` field in KiB (`VmRSS`: now, `VmHWM`: the peak); 0 where there is none.
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }

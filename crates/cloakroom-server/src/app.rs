@@ -235,7 +235,7 @@ impl App {
     pub fn router(&self) -> Router {
         let mode = self.inner.settings.mode;
         let layers = ServiceBuilder::new()
-            .layer(middleware::EdgeLayer::default())
+            .layer(middleware::EdgeLayer::new(self.proxies().clone()))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(self.inner.api.layer());
         Router::new()

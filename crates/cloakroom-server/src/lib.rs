@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access_log;
 mod app;
 pub mod cli;
 pub mod commands;

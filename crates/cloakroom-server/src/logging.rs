@@ -1,5 +1,7 @@
 //! Logging with `tracing`: text lines by default, JSON objects with `log.format = "json"`,
-//! always to standard error (standard output is for what commands print).
+//! always to standard error (standard output is for what commands print). The access log's
+//! lines (one per request) are written by a thread of their own ([`crate::access_log`]), in
+//! the same format; [`flush`] writes out what is still queued.
 
 use std::io::IsTerminal as _;
 
@@ -26,5 +28,13 @@ pub fn init(settings: &LogSettings) -> Result<(), Error> {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    installed.map_err(|e| Error::Logging(e.to_string()))
+    installed.map_err(|e| Error::Logging(e.to_string()))?;
+    crate::access_log::install(settings.format);
+    Ok(())
+}
+
+/// Writes out the access log lines still queued (waits at most 5 s); called when a command
+/// ends, so a graceful shutdown loses none.
+pub fn flush() {
+    crate::access_log::flush();
 }

@@ -1,6 +1,6 @@
 //! Request-wide middleware, as one hand-written tower layer: the access log and latency
-//! histogram, the early refusal of oversized bodies, the time limit, `Cache-Control: no-store`,
-//! and the guarantee that every error is JSON.
+//! histogram, the request ID, the early refusal of oversized bodies, the time limit,
+//! `Cache-Control: no-store`, and the guarantee that every error is JSON.
 //!
 //! One layer rather than four `from_fn`/`map_response` layers: each of those boxes its future
 //! and clones the service under it on every request (docs/PERFORMANCE.md, "Fewer allocations
@@ -8,22 +8,28 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
-use cloakroom_axum::ApiError;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use cloakroom_axum::{ApiError, TrustedProxies};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use pin_project_lite::pin_project;
 use tokio::time::Timeout;
 use tower::{Layer, Service};
 
 use crate::MAX_BODY_BYTES;
+use crate::access_log::{self, Entry, Inline, MAX_REQUEST_ID, MAX_USER_AGENT};
 use crate::request_metrics::RequestMetrics;
+
+/// The request ID's header, on every response (and read from a trusted proxy's request).
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// How long one request may take, body included, before it is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,9 +40,24 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// logged. Answers 413 at once when the declared `Content-Length` is over the limit, and 408
 /// when the request takes longer than [`REQUEST_TIMEOUT`]. Marks every response `no-store`
 /// unless it says otherwise, and makes every error JSON ([`json_errors`]).
+///
+/// Every response carries `X-Request-Id`: the one a trusted proxy sent (when it is a short,
+/// plain token, [`sane_request_id`]), otherwise a new one; the access log line has it too,
+/// with the client's address as `proxies` resolve it and the user agent.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EdgeLayer {
     metrics: Arc<RequestMetrics>,
+    proxies: Arc<TrustedProxies>,
+}
+
+impl EdgeLayer {
+    /// The layer, believing the forwarding headers (and request IDs) of `proxies`.
+    pub(crate) fn new(proxies: TrustedProxies) -> Self {
+        Self {
+            metrics: Arc::default(),
+            proxies: Arc::new(proxies),
+        }
+    }
 }
 
 impl<S> Layer<S> for EdgeLayer {
@@ -46,6 +67,7 @@ impl<S> Layer<S> for EdgeLayer {
         Edge {
             inner,
             metrics: Arc::clone(&self.metrics),
+            proxies: Arc::clone(&self.proxies),
         }
     }
 }
@@ -55,6 +77,56 @@ impl<S> Layer<S> for EdgeLayer {
 pub(crate) struct Edge<S> {
     inner: S,
     metrics: Arc<RequestMetrics>,
+    proxies: Arc<TrustedProxies>,
+}
+
+/// What the access log line needs from the request, taken before the request is handed on.
+struct Seen {
+    time: SystemTime,
+    client: Option<IpAddr>,
+    /// Shared with the request (a reference count), copied out when the line is queued: the
+    /// future that carries it stays small, and nothing outlives the request.
+    user_agent: Option<HeaderValue>,
+}
+
+/// Whether the access log is on: `log.filter` (or `RUST_LOG`) enables
+/// `cloakroom_server::access` at `info`. The callsite caches the answer, so this is one load.
+fn access_log_enabled() -> bool {
+    tracing::enabled!(target: "cloakroom_server::access", tracing::Level::INFO)
+}
+
+/// A request ID from a trusted proxy is kept only if it is a plain token of at most
+/// [`MAX_REQUEST_ID`] characters: letters, digits and `-_.:=+/` (UUIDs, hex, AWS's
+/// `Root=1-…`), nothing that could fake a field or a line in a log.
+pub(crate) fn sane_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:=+/".contains(b))
+}
+
+/// A new request ID: 32 hex digits, a random per-process prefix and a counter, so IDs are
+/// unique across restarts and nodes without a random draw per request.
+fn new_request_id() -> HeaderValue {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let prefix = *PREFIX.get_or_init(|| {
+        getrandom::u64().unwrap_or_else(|_| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        })
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut out = [0u8; 32];
+    for (i, word) in [prefix, count].into_iter().enumerate() {
+        for j in 0..16 {
+            out[i * 16 + j] = HEX[((word >> (60 - 4 * j)) & 15) as usize];
+        }
+    }
+    HeaderValue::from_bytes(&out).expect("hex digits are a valid header value")
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -73,6 +145,26 @@ where
         let start = Instant::now();
         let method = method_label(req.method());
         let route = req.extensions().get::<MatchedPath>().cloned();
+        // The peer's address only when a request ID or the log line needs it.
+        let peer = || {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        };
+        let request_id = match req.headers().get(&X_REQUEST_ID) {
+            Some(id)
+                if sane_request_id(id.as_bytes())
+                    && peer().is_some_and(|p| self.proxies.trusts(p)) =>
+            {
+                id.clone()
+            }
+            _ => new_request_id(),
+        };
+        let seen = access_log_enabled().then(|| Seen {
+            time: SystemTime::now(),
+            client: self.proxies.client_addr(req.headers(), peer()),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+        });
         // Refused before any of it is read: bodies without a length are cut off by
         // `DefaultBodyLimit` when a handler reads them.
         let state = if declared_length(req.headers()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
@@ -92,6 +184,8 @@ where
             start,
             method,
             route,
+            request_id,
+            seen,
             metrics: Arc::clone(&self.metrics),
         }
     }
@@ -105,6 +199,8 @@ pin_project! {
         start: Instant,
         method: &'static str,
         route: Option<MatchedPath>,
+        request_id: HeaderValue,
+        seen: Option<Seen>,
         metrics: Arc<RequestMetrics>,
     }
 }
@@ -142,15 +238,39 @@ where
         let status = response.status().as_u16();
         this.metrics
             .record(this.method, route, status, elapsed.as_secs_f64());
-        tracing::info!(
-            target: "cloakroom_server::access",
-            method = *this.method,
-            route = %route,
-            status,
-            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            "request"
-        );
+        if let Some(seen) = this.seen.take() {
+            let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            match access_log::global() {
+                Some(log) => log.push(Entry {
+                    time: seen.time,
+                    method: this.method,
+                    route: this.route.take(),
+                    status,
+                    latency_us,
+                    client: seen.client,
+                    request_id: Inline::new(this.request_id.as_bytes()),
+                    user_agent: seen
+                        .user_agent
+                        .map(|v| Inline::<MAX_USER_AGENT>::new(v.as_bytes())),
+                }),
+                // Embedded without `logging::init`: the embedder's subscriber gets an event.
+                None => tracing::info!(
+                    target: "cloakroom_server::access",
+                    method = *this.method,
+                    route = %route,
+                    status,
+                    latency_us,
+                    client = ?seen.client,
+                    request_id = ?this.request_id,
+                    user_agent = ?seen.user_agent,
+                    "request"
+                ),
+            }
+        }
         let mut response = json_errors(response);
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID, this.request_id.clone());
         // Responses of an authentication server carry credentials or say who is signed in:
         // no cache may keep any of them.
         if !response.headers().contains_key(header::CACHE_CONTROL) {

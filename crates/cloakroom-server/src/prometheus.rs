@@ -20,6 +20,8 @@ pub const AUTHENTICATIONS: &str = "cloakroom_authentications_total";
 pub const ACTIVE_SESSIONS: &str = "cloakroom_active_sessions";
 /// Connections answered 503 because `limits.max_connections` were open.
 pub const CONNECTIONS_REFUSED: &str = "cloakroom_connections_refused_total";
+/// Access log lines dropped because the log could not be written as fast as requests came.
+pub const ACCESS_LOG_DROPPED: &str = crate::access_log::DROPPED;
 /// Request latency, by `method`, matched `route` and `status`.
 pub const REQUEST_DURATION: &str = "cloakroom_http_request_duration_seconds";
 
@@ -58,6 +60,10 @@ fn describe() {
     metrics::describe_counter!(
         CONNECTIONS_REFUSED,
         "Connections refused because the connection limit was reached"
+    );
+    metrics::describe_counter!(
+        ACCESS_LOG_DROPPED,
+        "Access log lines dropped because the log could not be written as fast as requests came"
     );
     metrics::describe_histogram!(
         REQUEST_DURATION,

@@ -63,10 +63,11 @@ impl TokenService {
             settings.access_ttl(),
         )
         .with_clock(clock.clone());
-        let verifier = TokenVerifier::new(keys.ring().clone(), settings.validation())
-            .with_deny_list(revocations.deny_list().clone())
-            .with_clock(clock)
-            .with_verified_cache(settings.jwt.verified_cache);
+        let verifier = settings.jwt.size_verified_cache(
+            TokenVerifier::new(keys.ring().clone(), settings.validation())
+                .with_deny_list(revocations.deny_list().clone())
+                .with_clock(clock),
+        );
         Ok(Self {
             verifier,
             issuer,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use cloakroom::clock::Timestamp;
 use cloakroom::revocation::Revocation;
 use cloakroom::token::{
-    Algorithm, DEFAULT_VERIFIED_CACHE, Key, KeySet, StoredKey, TokenError, TokenVerifier,
+    Algorithm, DEFAULT_VERIFIED_CACHE_BYTES, Key, KeySet, StoredKey, TokenError, TokenVerifier,
     Validation,
 };
 use serde_json::json;
@@ -31,7 +31,11 @@ fn on_by_default_and_a_repeat_is_served_from_it() {
     for alg in [Algorithm::Hs256, Algorithm::EdDSA, Algorithm::Es256] {
         let server = Server::new(alg);
         let cache = server.verifier.verified_cache().expect("on by default");
-        assert_eq!(cache.capacity(), DEFAULT_VERIFIED_CACHE);
+        assert_eq!(
+            cache.capacity() as u64,
+            DEFAULT_VERIFIED_CACHE_BYTES,
+            "a memory bound"
+        );
         let token = server.token();
         assert!(!cache.contains(&token));
         let first = server.verify(&token).unwrap();

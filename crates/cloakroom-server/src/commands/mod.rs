@@ -19,11 +19,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         settings.log.filter = "warn".to_owned();
     }
     logging::init(&settings.log)?;
-    match &cli.command {
+    let result = match &cli.command {
         Command::Serve(_) => serve::serve(&cli, settings).await,
         Command::User(command) => user::run(command, &settings).await,
         Command::Keys(command) => keys::run(command, &settings).await,
         Command::Token(command) => token::run(command, &settings).await,
         Command::Compare(args) => compare::run(args, settings).await,
-    }
+    };
+    logging::flush();
+    result
 }

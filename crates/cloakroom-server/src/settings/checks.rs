@@ -121,6 +121,13 @@ impl Settings {
         if self.postgres.max_connections == 0 {
             return Err(invalid("postgres.max_connections", "must be at least 1"));
         }
+        if self.session.sqlite_cache > Duration::from_secs(60) {
+            return Err(invalid(
+                "session.sqlite_cache",
+                "must be at most a minute: a session ended by another process may be answered \
+                 from it that long",
+            ));
+        }
         if self.session.near_cache > Duration::from_secs(60) {
             return Err(invalid(
                 "session.near_cache",

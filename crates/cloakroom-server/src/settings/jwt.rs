@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use cloakroom::session::SessionPolicy;
-use cloakroom::token::{Algorithm, DEFAULT_VERIFIED_CACHE, KeyPolicy, Validation};
+use cloakroom::token::{
+    Algorithm, DEFAULT_VERIFIED_CACHE_BYTES, KeyPolicy, TokenVerifier, Validation,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{Mode, Settings};
@@ -17,8 +19,10 @@ const JWT_ACCESS_TTL: Duration = Duration::from_secs(3600);
 /// The longest access-token lifetime accepted: a token cannot be taken back except through the
 /// deny-list, so a day is already generous.
 const MAX_ACCESS_TTL: Duration = Duration::from_secs(24 * 3600);
-/// The most verified tokens remembered: about 1 GiB at the worst.
+/// The most verified tokens remembered by the deprecated entry bound: about 1 GiB at worst.
 const MAX_VERIFIED_CACHE: usize = 1_000_000;
+/// The largest memory budget of the verified-token cache.
+const MAX_VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// The largest clock skew tolerated.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
@@ -48,10 +52,33 @@ pub struct JwtSettings {
     /// database (`cloakroom keys rotate`, `cloakroom user remove`).
     #[serde(with = "humantime_serde")]
     pub reload_interval: Duration,
-    /// How many verified access tokens to remember (10 000 by default; an entry holds a
-    /// token's claims), so that a token presented again skips its signature check; the keys,
-    /// the clock and the deny-list are still checked on every request. 0 turns the cache off.
-    pub verified_cache: usize,
+    /// How much memory, in bytes, the cache of verified access tokens may hold (128 MiB by
+    /// default: about 170 000 tokens of ~780 bytes), so that a token presented again skips
+    /// its signature check; the keys, the clock and the deny-list are still checked on every
+    /// request. 0 turns the cache off.
+    pub verified_cache_bytes: u64,
+    /// Deprecated: the cache's bound as a number of tokens, whatever their size. When set, it
+    /// replaces `verified_cache_bytes` (0 still turns the cache off); a warning says so at
+    /// start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_cache: Option<usize>,
+}
+
+impl JwtSettings {
+    /// `verifier` with the verified-token cache these settings ask for.
+    pub fn size_verified_cache(&self, verifier: TokenVerifier) -> TokenVerifier {
+        match self.verified_cache {
+            Some(entries) => {
+                tracing::warn!(
+                    entries,
+                    "jwt.verified_cache (a number of tokens) is deprecated; \
+                     use jwt.verified_cache_bytes (a memory budget)"
+                );
+                verifier.with_verified_cache(entries)
+            }
+            None => verifier.with_verified_cache_bytes(self.verified_cache_bytes),
+        }
+    }
 }
 
 impl Default for JwtSettings {
@@ -64,7 +91,8 @@ impl Default for JwtSettings {
             leeway: Duration::from_secs(30),
             rotate_every: None,
             reload_interval: Duration::from_secs(10),
-            verified_cache: DEFAULT_VERIFIED_CACHE,
+            verified_cache_bytes: DEFAULT_VERIFIED_CACHE_BYTES,
+            verified_cache: None,
         }
     }
 }
@@ -135,8 +163,14 @@ impl Settings {
         {
             return Err(invalid("jwt.rotate_every", "must be at least 1m"));
         }
-        if j.verified_cache > MAX_VERIFIED_CACHE {
+        if j.verified_cache.is_some_and(|n| n > MAX_VERIFIED_CACHE) {
             return Err(invalid("jwt.verified_cache", "must be at most 1000000"));
+        }
+        if j.verified_cache_bytes > MAX_VERIFIED_CACHE_BYTES {
+            return Err(invalid(
+                "jwt.verified_cache_bytes",
+                "must be at most 17179869184 (16 GiB)",
+            ));
         }
         if j.reload_interval < Duration::from_secs(1) {
             return Err(invalid(

@@ -211,6 +211,13 @@ pub struct SessionSettings {
     /// longer than this. `0s` (the default) turns the near-cache off.
     #[serde(with = "humantime_serde")]
     pub near_cache: Duration,
+    /// `session` mode on SQLite: how long this node may answer from its own copy of a session
+    /// record instead of reading the file (1 s by default). Its own writes (sign-out, touch,
+    /// rotation) update or drop the copy at once; a session ended by another process sharing
+    /// the file (`cloakroom user remove`, another node) stops working within this bound.
+    /// `0s` turns it off.
+    #[serde(with = "humantime_serde")]
+    pub sqlite_cache: Duration,
 }
 
 /// The `[log]` table.
@@ -258,6 +265,7 @@ impl Default for SessionSettings {
             max_sessions: 100_000,
             purge_interval: Duration::from_secs(60),
             near_cache: Duration::ZERO,
+            sqlite_cache: Duration::from_secs(1),
         }
     }
 }

@@ -19,6 +19,7 @@ fn defaults_match_the_contract() {
     assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(s.session_store(), SessionStoreKind::Sqlite);
     assert_eq!(s.session.near_cache, Duration::ZERO);
+    assert_eq!(s.session.sqlite_cache, Duration::from_secs(1));
     assert_eq!(s.redis.namespace, "cloakroom");
     assert_eq!(s.session.idle_timeout, Duration::from_secs(30 * 60));
     assert_eq!(s.session.absolute_timeout, Duration::from_secs(12 * 3600));
@@ -126,6 +127,7 @@ fn shared_stores_are_read_and_checked() {
     assert!(error_of("[redis]\nnamespace = \"a b\"").contains("redis.namespace"));
     assert!(error_of("[postgres]\nschema = \"Robert'); DROP\"").contains("postgres.schema"));
     assert!(error_of("[session]\nnear_cache = \"1h\"").contains("session.near_cache"));
+    assert!(error_of("[session]\nsqlite_cache = \"2m\"").contains("session.sqlite_cache"));
 }
 
 #[test]
@@ -178,9 +180,10 @@ fn jwt_defaults_follow_the_mode() {
     assert_eq!(s.jwt.leeway, Duration::from_secs(30));
     assert_eq!(s.jwt.rotate_every, None);
     assert_eq!(
-        s.jwt.verified_cache,
-        cloakroom::token::DEFAULT_VERIFIED_CACHE
+        s.jwt.verified_cache_bytes,
+        cloakroom::token::DEFAULT_VERIFIED_CACHE_BYTES
     );
+    assert_eq!(s.jwt.verified_cache, None);
     let s = from_toml("mode = \"jwt\"").unwrap();
     assert_eq!(s.access_ttl(), Duration::from_secs(3600));
     assert_eq!(s.key_policy().max_token_ttl, Duration::from_secs(3600));
@@ -205,7 +208,7 @@ fn reads_the_jwt_table() {
         "#,
     )
     .unwrap();
-    assert_eq!(s.jwt.verified_cache, 0);
+    assert_eq!(s.jwt.verified_cache, Some(0));
     assert_eq!(s.jwt.algorithm, cloakroom::token::Algorithm::Es384);
     assert_eq!(
         s.refresh_policy().unwrap().absolute_timeout().as_secs(),
@@ -234,6 +237,10 @@ fn bad_jwt_values_are_named() {
         ("[jwt]\nreload_interval = \"0s\"", "jwt.reload_interval"),
         ("[jwt]\nverified_cache = 2000000", "jwt.verified_cache"),
         ("[jwt]\nverified_cache = -1", "jwt.verified_cache"),
+        (
+            "[jwt]\nverified_cache_bytes = 17179869185",
+            "jwt.verified_cache_bytes",
+        ),
         ("[jwt]\nttl = \"5m\"", "ttl"),
     ] {
         let e = error_of(text);

@@ -87,7 +87,22 @@ impl Stores {
             }
         };
         // The near-cache serves session mode's lookups; refresh sessions are read once per
-        // refresh, and must never be answered from a copy.
+        // refresh, and must never be answered from a copy. On SQLite (the default store) a
+        // short one of its own (`session.sqlite_cache`, 1 s): a lookup is a hop to sqlx's
+        // worker thread and a read transaction, most of a request's cost; the copy is
+        // dropped by this node's own writes at once, and by other processes' within the TTL.
+        let sqlite_ttl = settings.session.sqlite_cache;
+        if settings.mode == Mode::Session && !sqlite_ttl.is_zero() {
+            if let (DatabaseStore::Sqlite(sqlite), SessionStoreKind::Sqlite) =
+                (&stores.database, &kind)
+            {
+                let config = CacheConfig {
+                    ttl: sqlite_ttl,
+                    capacity: settings.session.max_sessions,
+                };
+                stores.sessions = Arc::new(stores.cached(sqlite.clone(), config, &clock));
+            }
+        }
         let ttl = settings.session.near_cache;
         if settings.mode == Mode::Session && !ttl.is_zero() {
             let config = CacheConfig {

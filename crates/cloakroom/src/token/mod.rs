@@ -64,7 +64,7 @@ pub use algorithm::{Algorithm, MIN_RSA_BITS, UnknownAlgorithm};
 #[cfg(feature = "jwt-rust-crypto")]
 pub use backend::set_backend;
 pub use backend::{Backend, backend};
-pub use cache::{DEFAULT_VERIFIED_CACHE, VerifiedCache};
+pub use cache::{DEFAULT_VERIFIED_CACHE, DEFAULT_VERIFIED_CACHE_BYTES, VerifiedCache, entry_bytes};
 pub use claims::{AccessClaims, Audience, new_jti};
 pub use error::{IssueError, KeyError, TokenError, TokenPart};
 pub use issue::{ACCESS_TOKEN_TYPE, AccessToken, IssuedToken, TokenIssuer, TokenSubject, sign};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::cache::{DEFAULT_VERIFIED_CACHE, Verified, VerifiedCache};
+use super::cache::{DEFAULT_VERIFIED_CACHE_BYTES, Verified, VerifiedCache};
 use super::error::shorten;
 use super::header::{self, is_access_token_type};
 use super::{AccessClaims, Key, KeyRing, TokenError, TokenPart, backend};
@@ -54,7 +54,8 @@ impl Validation {
 /// deny-list.
 ///
 /// A token that passed every check is remembered in a [`VerifiedCache`] (on by default,
-/// [`DEFAULT_VERIFIED_CACHE`] tokens; see [`with_verified_cache`](Self::with_verified_cache)):
+/// [`DEFAULT_VERIFIED_CACHE_BYTES`] of entries; see
+/// [`with_verified_cache_bytes`](Self::with_verified_cache_bytes)):
 /// presented again, it skips the shape, header, signature and parsing, but its key must still
 /// be in the ring, unretired and unchanged, and `iss`, `aud`, `exp`, `nbf`, `iat` and the
 /// deny-list are checked on every request as above.
@@ -87,7 +88,7 @@ impl TokenVerifier {
             validation: Arc::new(validation),
             deny: None,
             clock: Arc::new(SystemClock),
-            cache: Some(VerifiedCache::new(DEFAULT_VERIFIED_CACHE)),
+            cache: Some(VerifiedCache::with_bytes(DEFAULT_VERIFIED_CACHE_BYTES)),
         }
     }
 
@@ -95,6 +96,14 @@ impl TokenVerifier {
     /// 0 turns the cache off, so that every request pays the full verification.
     pub fn with_verified_cache(mut self, capacity: usize) -> Self {
         self.cache = (capacity > 0).then(|| VerifiedCache::new(capacity));
+        self
+    }
+
+    /// The same verifier remembering verified tokens in a cache of its own holding at most
+    /// `bytes` (as [`entry_bytes`](super::cache::entry_bytes) counts them); 0 turns the cache
+    /// off.
+    pub fn with_verified_cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache = (bytes > 0).then(|| VerifiedCache::with_bytes(bytes));
         self
     }
 

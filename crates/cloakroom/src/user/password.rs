@@ -1,12 +1,19 @@
 //! Passwords: a secret newtype, the rules for length, and argon2id hashing on a bounded pool of
 //! blocking threads.
+//!
+//! Each hash needs `m_cost` KiB of working memory (19 MiB with OWASP's parameters). Allocated
+//! per hash, those blocks stay with the allocator once freed (glibc raises its mmap threshold
+//! after the first free and then serves them from per-thread arenas, one per blocking thread),
+//! so a sign-in flood left the server at several times `max_concurrent × m_cost`. The hasher
+//! keeps the buffers instead and lends one to each hash: never more than `max_concurrent` of
+//! them, since no more hashes run at once (docs/PERFORMANCE.md, "Memory under sign-in load").
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use password_hash::rand_core::OsRng;
-use password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+use password_hash::{Output, Salt, SaltString};
 use tokio::sync::{OnceCell, Semaphore};
 use zeroize::Zeroizing;
 
@@ -213,6 +220,8 @@ struct Inner {
     argon2: Argon2<'static>,
     permits: Semaphore,
     dummy: OnceCell<PasswordHash>,
+    /// Working memory kept between hashes, `m_cost` blocks each; at most one per permit.
+    blocks: Mutex<Vec<Vec<Block>>>,
 }
 
 impl PasswordHasher {
@@ -226,6 +235,7 @@ impl PasswordHasher {
                 argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
                 permits: Semaphore::new(max_concurrent.max(1)),
                 dummy: OnceCell::new(),
+                blocks: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -247,11 +257,25 @@ impl PasswordHasher {
         let password = password.clone();
         self.run(move |inner| {
             let salt = SaltString::generate(&mut OsRng);
-            inner
-                .argon2
-                .hash_password(password.expose_secret().as_bytes(), &salt)
-                .map(|h| PasswordHash(h.to_string()))
-                .map_err(PasswordError::Hash)
+            let salt = Salt::from(&salt);
+            let output = inner
+                .compute(
+                    &inner.argon2,
+                    password.expose_secret().as_bytes(),
+                    salt,
+                    None,
+                )
+                .map_err(PasswordError::Hash)?;
+            let params = password_hash::ParamsString::try_from(inner.argon2.params())
+                .map_err(PasswordError::Hash)?;
+            let hash = password_hash::PasswordHash {
+                algorithm: argon2::ARGON2ID_IDENT,
+                version: Some(Version::V0x13.into()),
+                params,
+                salt: Some(salt),
+                hash: Some(output),
+            };
+            Ok(PasswordHash(hash.to_string()))
         })
         .await
     }
@@ -272,10 +296,7 @@ impl PasswordHasher {
             .run(move |inner| {
                 let parsed = password_hash::PasswordHash::new(hash.as_phc())
                     .map_err(PasswordError::MalformedHash)?;
-                match inner
-                    .argon2
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                {
+                match inner.verify_parsed(password.expose_secret().as_bytes(), &parsed) {
                     Ok(()) => Ok(Some(inner.is_outdated(&parsed))),
                     Err(password_hash::Error::Password) => Ok(None),
                     Err(e) => Err(PasswordError::MalformedHash(e)),
@@ -319,6 +340,79 @@ impl PasswordHasher {
 }
 
 impl Inner {
+    /// What `argon2`'s `PasswordVerifier` does, with working memory from the pool: the hash's
+    /// own algorithm, version and parameters, compared in constant time (`Output`'s `==`).
+    fn verify_parsed(
+        &self,
+        password: &[u8],
+        parsed: &password_hash::PasswordHash<'_>,
+    ) -> Result<(), password_hash::Error> {
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Err(password_hash::Error::Password);
+        };
+        let argon2 = Argon2::new(
+            Algorithm::try_from(parsed.algorithm)?,
+            parsed
+                .version
+                .map(Version::try_from)
+                .transpose()?
+                .unwrap_or_default(),
+            Params::try_from(parsed)?,
+        );
+        let computed = self.compute(&argon2, password, salt, Some(expected.len()))?;
+        if computed == expected {
+            Ok(())
+        } else {
+            Err(password_hash::Error::Password)
+        }
+    }
+
+    /// The argon2 output of `password` with `salt`, `len` bytes long (default: the
+    /// parameters'), computed in a buffer from the pool.
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: Salt<'_>,
+        len: Option<usize>,
+    ) -> Result<Output, password_hash::Error> {
+        let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+        let salt = salt.decode_b64(&mut salt_bytes)?;
+        let len = len
+            .or(argon2.params().output_len())
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let needed = argon2.params().block_count();
+        let own = Params::new(
+            self.params.m_cost,
+            self.params.t_cost,
+            self.params.p_cost,
+            None,
+        )
+        .map_or(0, |p| p.block_count());
+        // A hash made with more memory than this hasher's (an old one, about to be rehashed)
+        // gets a buffer of its own, freed afterwards; the pool keeps own-sized ones only.
+        let pooled = needed <= own;
+        let mut blocks = if pooled {
+            self.blocks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .unwrap_or_else(|| vec![Block::default(); own])
+        } else {
+            vec![Block::default(); needed]
+        };
+        let output = Output::init_with(len, |out| {
+            Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..])?)
+        });
+        if pooled {
+            self.blocks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(blocks);
+        }
+        output
+    }
+
     fn is_outdated(&self, parsed: &password_hash::PasswordHash<'_>) -> bool {
         if parsed.algorithm != argon2::ARGON2ID_IDENT {
             return true;
@@ -337,6 +431,95 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hashes made here and by `argon2`'s own `PasswordHasher` are interchangeable: the same
+    /// PHC strings, each verifying the other's.
+    #[tokio::test]
+    async fn hashes_match_the_argon2_crates_own() {
+        use password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = fast();
+        let p = HashParams::INSECURE_FAST_FOR_TESTS;
+        let stock = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(p.m_cost, p.t_cost, p.p_cost, None).unwrap(),
+        );
+        let ours = hasher.hash(&Password::new("correct horse")).await.unwrap();
+        let parsed = password_hash::PasswordHash::new(ours.as_phc()).unwrap();
+        stock.verify_password(b"correct horse", &parsed).unwrap();
+        assert!(stock.verify_password(b"wrong horse", &parsed).is_err());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = PasswordHash(stock.hash_password(b"battery", &salt).unwrap().to_string());
+        let ok = hasher
+            .verify(&Password::new("battery"), Some(&theirs))
+            .await;
+        assert_eq!(
+            ok.unwrap(),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        let bad = hasher.verify(&Password::new("batter"), Some(&theirs)).await;
+        assert_eq!(bad.unwrap(), Verification::Mismatch);
+    }
+
+    /// One buffer per hash at once, kept and lent again; a hash needing more memory than this
+    /// hasher's parameters (made with other parameters) gets a buffer of its own, not kept.
+    #[tokio::test]
+    async fn working_memory_is_reused_and_bounded_by_the_concurrency() {
+        let hasher = PasswordHasher::new(HashParams::INSECURE_FAST_FOR_TESTS, 2).unwrap();
+        let pool = || hasher.inner.blocks.lock().unwrap().len();
+        let tasks: Vec<_> = (0..16)
+            .map(|n| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(&Password::new(format!("pw{n}"))).await })
+            })
+            .collect();
+        let mut hashes = Vec::new();
+        for task in tasks {
+            hashes.push(task.await.unwrap().unwrap());
+        }
+        assert!((1..=2).contains(&pool()), "{} buffers kept", pool());
+        for _ in 0..5 {
+            hasher.hash(&Password::new("again")).await.unwrap();
+        }
+        assert!((1..=2).contains(&pool()));
+        let bigger = PasswordHasher::new(
+            HashParams {
+                m_cost: 64,
+                ..HashParams::INSECURE_FAST_FOR_TESTS
+            },
+            1,
+        )
+        .unwrap();
+        let big = bigger.hash(&Password::new("big")).await.unwrap();
+        let before = pool();
+        let v = hasher
+            .verify(&Password::new("big"), Some(&big))
+            .await
+            .unwrap();
+        assert_eq!(v, Verification::Match { needs_rehash: true });
+        assert_eq!(pool(), before, "the larger buffer is not kept");
+        let own_sized = hasher
+            .inner
+            .blocks
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|b| b.len() == 8);
+        assert!(own_sized, "only own-sized buffers");
+        for (n, hash) in hashes.iter().enumerate() {
+            let v = hasher
+                .verify(&Password::new(format!("pw{n}")), Some(hash))
+                .await;
+            assert_eq!(
+                v.unwrap(),
+                Verification::Match {
+                    needs_rehash: false
+                }
+            );
+        }
+    }
 
     fn fast() -> PasswordHasher {
         PasswordHasher::new(HashParams::INSECURE_FAST_FOR_TESTS, 2).unwrap()
