@@ -218,18 +218,30 @@ impl App {
             .layer(middleware::EdgeLayer::default())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(auth);
+        // With `metrics_listen`, /metrics is served only there (see `metrics_router`).
+        let metrics = match self.inner.settings.metrics_listen {
+            None => routes::metrics::router(),
+            Some(_) => Router::new(),
+        };
         Router::new()
             .merge(routes::auth::router(mode))
             .merge(routes::sessions::router(mode))
             .merge(routes::jwks::router())
             .merge(routes::oauth::router())
             .merge(routes::health::router())
-            .merge(routes::metrics::router())
+            .merge(metrics)
             .merge(routes::pages::router(mode))
             .merge(routes::verify::router())
             .merge(crate::openapi::router(self))
             .fallback(routes::not_found)
             .layer(layers)
+            .with_state(self.clone())
+    }
+
+    /// `/metrics` alone, for the listener `metrics_listen` names.
+    pub fn metrics_router(&self) -> Router {
+        routes::metrics::router()
+            .fallback(routes::not_found)
             .with_state(self.clone())
     }
 }

@@ -22,6 +22,7 @@
 mod app;
 pub mod cli;
 pub mod commands;
+pub mod custody;
 mod error;
 mod json;
 mod key_tasks;

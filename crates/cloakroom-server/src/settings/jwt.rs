@@ -52,6 +52,11 @@ pub struct JwtSettings {
     /// token's claims), so that a token presented again skips its signature check; the keys,
     /// the clock and the deny-list are still checked on every request. 0 turns the cache off.
     pub verified_cache: usize,
+    /// A PEM file with the signing key (PKCS#8 `PRIVATE KEY`, of `algorithm`), instead of a
+    /// generated one: at start it becomes the active key (the previous one keeps verifying its
+    /// tokens). Automatic and `cloakroom keys` rotation are then off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for JwtSettings {
@@ -65,6 +70,7 @@ impl Default for JwtSettings {
             rotate_every: None,
             reload_interval: Duration::from_secs(10),
             verified_cache: DEFAULT_VERIFIED_CACHE,
+            signing_key_file: None,
         }
     }
 }
@@ -134,6 +140,18 @@ impl Settings {
             .is_some_and(|every| every < Duration::from_secs(60))
         {
             return Err(invalid("jwt.rotate_every", "must be at least 1m"));
+        }
+        if j.signing_key_file.is_some() && j.rotate_every.is_some() {
+            return Err(invalid(
+                "jwt.rotate_every",
+                "cannot be set with jwt.signing_key_file: the key comes from the file",
+            ));
+        }
+        if j.signing_key_file.is_some() && j.algorithm.is_symmetric() {
+            return Err(invalid(
+                "jwt.signing_key_file",
+                "takes a private key: jwt.algorithm must be EdDSA, ES256, ES384, RS256 or PS256",
+            ));
         }
         if j.verified_cache > MAX_VERIFIED_CACHE {
             return Err(invalid("jwt.verified_cache", "must be at most 1000000"));
