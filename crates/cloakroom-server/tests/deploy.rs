@@ -72,7 +72,10 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     let report = String::from_utf8_lossy(&out.stdout);
     let level = report
         .lines()
-        .find_map(|l| l.split("Overall exposure level for cloakroom.service: ").nth(1))
+        .find_map(|l| {
+            l.split("Overall exposure level for cloakroom.service: ")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no exposure level in {report}"));
