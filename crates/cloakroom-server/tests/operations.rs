@@ -672,3 +672,34 @@ async fn metrics_can_move_to_a_listener_of_their_own() {
     let res = server.http().get("/metrics").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[test]
+fn the_readme_configuration_blocks_pasted_together_are_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| rest.split_once("```").unwrap().0)
+        .collect();
+    let configuration = blocks
+        .iter()
+        .find(|b| b.starts_with("mode = "))
+        .expect("the configuration block");
+    let security = blocks
+        .iter()
+        .find(|b| b.starts_with("[login]"))
+        .expect("the security block starts with a table, not top-level keys");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "readme.toml",
+        &format!("{configuration}\n{security}"),
+    );
+    let out = run(
+        dir.path(),
+        &["config", "check", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
