@@ -238,15 +238,27 @@ impl App {
             .layer(middleware::EdgeLayer::new(self.proxies().clone()))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(self.inner.api.layer());
+        // With `metrics_listen`, /metrics is served only there (see `metrics_router`).
+        let metrics = match self.inner.settings.metrics_listen {
+            None => routes::metrics::router(),
+            Some(_) => Router::new(),
+        };
         Router::new()
             .merge(cloakroom_axum::routes::router(self.inner.api.clone()))
             .merge(routes::health::router())
-            .merge(routes::metrics::router())
+            .merge(metrics)
             .merge(routes::pages::router(mode))
             .merge(routes::verify::router())
             .merge(crate::openapi::router(self))
             .fallback(routes::not_found)
             .layer(layers)
+            .with_state(self.clone())
+    }
+
+    /// `/metrics` alone, for the listener `metrics_listen` names.
+    pub fn metrics_router(&self) -> Router {
+        routes::metrics::router()
+            .fallback(routes::not_found)
             .with_state(self.clone())
     }
 }

@@ -40,6 +40,37 @@ pub enum Command {
     Token(TokenCommand),
     /// Measures the three modes side by side on this machine and prints the verdict table.
     Compare(crate::commands::compare::CompareArgs),
+    /// Copies the SQLite database to FILE, consistently, while the server runs (readable by
+    /// its owner only). For PostgreSQL use pg_dump (docs/PRODUCTION.md).
+    Backup {
+        /// Where to write the copy; must not exist.
+        file: PathBuf,
+    },
+    /// Restores a copy made by `cloakroom backup` as the configured SQLite database. Stop
+    /// every server that uses the database first.
+    Restore {
+        /// The copy to restore.
+        file: PathBuf,
+        /// Replaces an existing database.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prints a complete sample configuration, or checks one.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `cloakroom config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Prints every setting with its default value and what it does, as TOML.
+    Example,
+    /// Checks a configuration file (with the `CLOAKROOM_*` environment variables) and says
+    /// what is wrong with it, naming each key.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 /// `cloakroom keys …`.
@@ -111,9 +142,13 @@ impl Cli {
     pub fn overrides(&self) -> Overrides {
         let (listen, mode) = match &self.command {
             Command::Serve(args) => (args.listen, args.mode),
-            Command::User(_) | Command::Keys(_) | Command::Token(_) | Command::Compare(_) => {
-                (None, None)
-            }
+            Command::User(_)
+            | Command::Keys(_)
+            | Command::Token(_)
+            | Command::Compare(_)
+            | Command::Backup { .. }
+            | Command::Restore { .. }
+            | Command::Config(_) => (None, None),
         };
         Overrides {
             listen,

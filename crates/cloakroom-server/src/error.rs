@@ -125,6 +125,62 @@ pub enum Error {
     /// Hashing the password failed.
     #[error("cannot hash the password")]
     Hash(#[from] PasswordError),
+    /// The database does not exist, and this command does not make one (only `serve` does).
+    #[error(
+        "there is no database at {0}: check --data-dir, --config and database_url (only \
+         `cloakroom serve` creates a new one)"
+    )]
+    NoDatabase(PathBuf),
+    /// The signing keys in the database do not open (wrong or missing key-encryption key).
+    #[error("the signing keys cannot be opened")]
+    KeyCustody(#[source] cloakroom::token::CheckError),
+    /// The key-encryption key file could not be read.
+    #[error("cannot read the key-encryption key file {path}")]
+    KekRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key-encryption key is malformed, or given twice.
+    #[error("invalid key-encryption key ({from})")]
+    Kek {
+        /// Where it came from: the file or the environment variable.
+        from: String,
+        /// What is wrong with it.
+        #[source]
+        source: cloakroom::token::SealError,
+    },
+    /// Both a key-encryption key file and the environment variable are set.
+    #[error("both key_encryption_key_file and CLOAKROOM_KEY_ENCRYPTION_KEY are set: set only one")]
+    KekTwice,
+    /// The signing key file (`jwt.signing_key_file`) cannot be used.
+    #[error("cannot use the signing key file {path}: {message}")]
+    SigningKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// `cloakroom keys rotate` with `jwt.signing_key_file`: the key comes from the file.
+    #[error(
+        "the signing key comes from jwt.signing_key_file: rotate by putting a new key in that \
+         file and restarting"
+    )]
+    KeyFromFile,
+    /// `cloakroom backup` or `restore` refused, or failed.
+    #[error("{message}")]
+    Backup {
+        /// What was refused or failed.
+        message: String,
+        /// The cause, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// `cloakroom config check` found the file invalid (its problems are the cause).
+    #[error("{0} is not a valid configuration")]
+    ConfigInvalid(PathBuf, #[source] Box<Error>),
     /// `cloakroom compare` could not finish.
     #[error("the comparison failed")]
     Compare(#[source] Box<crate::commands::compare::CompareError>),

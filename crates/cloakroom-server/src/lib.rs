@@ -23,6 +23,7 @@ mod access_log;
 mod app;
 pub mod cli;
 pub mod commands;
+pub mod custody;
 mod error;
 mod key_tasks;
 pub mod logging;

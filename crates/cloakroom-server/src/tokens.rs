@@ -45,9 +45,8 @@ impl TokenService {
         stores: &Stores,
         clock: SharedClock,
     ) -> Result<Self, Error> {
-        let keys = Arc::new(
-            KeyManager::open(stores.database.keys(), settings.key_policy(), clock.clone()).await?,
-        );
+        let store = crate::custody::key_store(settings, &stores.database).await?;
+        let keys = Arc::new(crate::custody::open_manager(settings, store, clock.clone()).await?);
         let mut revocations = Revocations::open(stores.revocations.clone(), clock.clone()).await?;
         if let Some(bus) = &stores.bus {
             revocations = revocations.with_bus(bus.clone());

@@ -159,6 +159,17 @@ async fn nginx_auth_request_protects_an_app() {
         // header.
         let res = anon.get("/hello").await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{mode:?}");
+        // An API client gets Cloakroom's JSON error, not nginx's HTML page.
+        let res = reqwest::Client::new()
+            .get(format!("{url}/hello"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "unauthenticated", "{body}");
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -218,6 +218,13 @@ async fn token_inspect_shows_a_good_an_expired_a_tampered_and_a_revoked_token() 
 #[test]
 fn token_inspect_without_keys_says_so() {
     let dir = tempfile::tempdir().unwrap();
+    // A database without keys: `user add` makes one (only it and `serve` create a database).
+    let out = common::bin::user(
+        dir.path(),
+        &["add", "alice", "--password-stdin"],
+        common::PASSWORD,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(dir.path(), &["token", "inspect", "a.b.c"]);
     assert!(!out.status.success());
     let shown = text(&out.stdout);

@@ -10,7 +10,8 @@ use crate::stores::DatabaseStore;
 
 /// Runs one `keys` subcommand against the database `settings` name.
 pub async fn run(command: &KeysCommand, settings: &Settings) -> Result<(), Error> {
-    let database = DatabaseStore::open(settings).await?.keys();
+    let database =
+        crate::custody::key_store(settings, &DatabaseStore::open(settings).await?).await?;
     match command {
         KeysCommand::List => {
             let keys = infos(database.load_all().await?, SystemClock.now());
@@ -37,6 +38,9 @@ pub async fn run(command: &KeysCommand, settings: &Settings) -> Result<(), Error
             }
         }
         KeysCommand::Rotate => {
+            if settings.jwt.signing_key_file.is_some() {
+                return Err(Error::KeyFromFile);
+            }
             let had_keys = !database.load_all().await?.is_empty();
             let policy = settings.key_policy();
             let manager = KeyManager::open_system(database, policy.clone()).await?;

@@ -11,15 +11,29 @@ use crate::settings::{Mode, Settings};
 
 /// Starts the server with `settings` and prints where it listens and, while there is no user,
 /// the command that adds the first one.
-pub async fn serve(cli: &Cli, settings: Settings) -> Result<(), Error> {
+pub async fn serve(cli: &Cli, mut settings: Settings) -> Result<(), Error> {
     let addr = settings.listen;
-    let app = App::builder(settings).build().await?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })?;
     let local = listener
         .local_addr()
         .map_err(|source| Error::Bind { addr, source })?;
+    // A public URL that defaulted to `--listen 127.0.0.1:0` names the port actually bound.
+    if addr.port() == 0 && settings.public_url == format!("http://{addr}") {
+        settings.public_url = format!("http://{local}");
+    }
+    warn_if_exposed(&settings);
+    let metrics = match settings.metrics_listen {
+        Some(addr) => Some((
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })?,
+            addr,
+        )),
+        None => None,
+    };
+    let app = App::builder(settings).build().await?;
     let s = app.settings();
     let database = crate::stores::describe_database(s)?;
     // jwt mode keeps no sessions: naming where it would keep them would only mislead.
@@ -36,10 +50,37 @@ pub async fn serve(cli: &Cli, settings: Settings) -> Result<(), Error> {
         println!("No users yet. Add the first one (it asks for a password):");
         println!("  {}", add_user_command(cli));
     }
+    let metrics = metrics.map(|(listener, addr)| {
+        let local = listener.local_addr().unwrap_or(addr);
+        println!("metrics on http://{local}/metrics");
+        let router = app.metrics_router();
+        let limits = app.settings().limits.clone();
+        tokio::spawn(async move {
+            crate::serve::serve(listener, router, &limits, std::future::pending()).await;
+        })
+    });
     tracing::info!(%local, "listening");
-    crate::run(listener, app, shutdown_signal()).await?;
+    let served = crate::run(listener, app, shutdown_signal()).await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Warns when the server listens beyond loopback while its public URL is not https: the
+/// cookies are then not `Secure` and passwords cross the network readable.
+fn warn_if_exposed(settings: &Settings) {
+    let https = settings.public_url_is_https().unwrap_or(false);
+    if !settings.listen.ip().is_loopback() && !https {
+        tracing::warn!(
+            "listening on {} (beyond this machine) with public_url {}: put a TLS proxy in \
+             front and set public_url to its https:// URL (docs/PRODUCTION.md)",
+            settings.listen,
+            settings.public_url
+        );
+    }
 }
 
 /// The exact command that adds an admin to the data this server uses: the same program and

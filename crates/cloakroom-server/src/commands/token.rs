@@ -26,7 +26,10 @@ pub async fn run(command: &TokenCommand, settings: &Settings) -> Result<(), Erro
     };
     let stores = Stores::open(settings, Arc::new(SystemClock)).await?;
     let now = SystemClock.now();
-    let stored = stores.database.keys().load_all().await?;
+    let stored = crate::custody::key_store(settings, &stores.database)
+        .await?
+        .load_all()
+        .await?;
     let set = match super::keys::key_set(&stored, &settings.key_policy(), now)? {
         Some(set) => set,
         None => {

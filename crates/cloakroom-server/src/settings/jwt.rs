@@ -62,6 +62,11 @@ pub struct JwtSettings {
     /// start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified_cache: Option<usize>,
+    /// A PEM file with the signing key (PKCS#8 `PRIVATE KEY`, of `algorithm`), instead of a
+    /// generated one: at start it becomes the active key (the previous one keeps verifying its
+    /// tokens). Automatic and `cloakroom keys` rotation are then off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 impl JwtSettings {
@@ -93,6 +98,7 @@ impl Default for JwtSettings {
             reload_interval: Duration::from_secs(10),
             verified_cache_bytes: DEFAULT_VERIFIED_CACHE_BYTES,
             verified_cache: None,
+            signing_key_file: None,
         }
     }
 }

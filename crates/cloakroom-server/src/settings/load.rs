@@ -25,17 +25,28 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        Ok(figment
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
-            .merge(Serialized::defaults(overrides)))
+        // The key-encryption key itself is read from the environment by the key custody code
+        // (crate::custody), never into the settings, which are printed and logged.
+        let env = Env::prefixed(ENV_PREFIX)
+            .ignore(&[crate::custody::KEK_ENV_KEY])
+            .split("__");
+        Ok(figment.merge(env).merge(Serialized::defaults(overrides)))
     }
 
     /// Extracts and checks settings from `figment`.
     pub fn from_figment(figment: &Figment) -> Result<Self, Error> {
-        let settings: Self = figment.extract().map_err(|e| Error::Config {
+        let mut settings: Self = figment.extract().map_err(|e| Error::Config {
             message: describe(&e),
             figment: Box::new(e),
         })?;
+        // Unset, the public URL is where the server listens: a token's `iss` then names the
+        // server that issued it, not a port nobody configured.
+        let from_defaults = figment
+            .find_metadata("public_url")
+            .is_none_or(|md| md.name == std::any::type_name::<Self>());
+        if from_defaults {
+            settings.public_url = format!("http://{}", settings.listen);
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -47,10 +58,8 @@ fn describe(e: &figment::Error) -> String {
     e.clone()
         .into_iter()
         .map(|e| {
-            let mut path = e.path.clone();
-            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
-                path.push(field.clone());
-            }
+            // Figment's path already ends with an unknown field's name: it is named once.
+            let path = e.path.clone();
             let key = path.join(".");
             let origin = match &e.metadata {
                 Some(md) if md.name.contains("environment") => {

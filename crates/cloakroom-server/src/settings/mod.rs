@@ -153,8 +153,9 @@ pub struct Settings {
     /// Where sessions are kept; unset: in the database (see [`Settings::session_store`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_store: Option<SessionStoreKind>,
-    /// The URL clients reach the server at; with `https` the session cookie is `Secure` and
-    /// named with the `__Host-` prefix.
+    /// The URL clients reach the server at, and the `iss` of its tokens; with `https` the
+    /// session cookie is `Secure` and named with the `__Host-` prefix. When no layer sets it,
+    /// [`Settings::load`] makes it `http://` and the listen address.
     pub public_url: String,
     /// Session lifetime and cookie.
     pub session: SessionSettings,
@@ -178,6 +179,15 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     /// The header trusted proxies report the client's address in. Default `x-forwarded-for`.
     pub forwarded_header: ForwardedHeaderName,
+    /// Serves `/metrics` on this address instead of the main listener (which then has no
+    /// `/metrics`). Keep it private: it tells who signs in how often.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// A file holding the key-encryption key (32 bytes as 64 hex digits, or base64) that
+    /// encrypts the signing keys in the database; or set `CLOAKROOM_KEY_ENCRYPTION_KEY`.
+    /// Unset: the signing keys are stored in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_encryption_key_file: Option<PathBuf>,
     /// Hashes passwords with the cheapest argon2 parameters instead of OWASP's. For the
     /// test-suite only: passwords hashed this way are cheap to crack.
     #[doc(hidden)]
@@ -250,6 +260,8 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeaderName::default(),
+            metrics_listen: None,
+            key_encryption_key_file: None,
             insecure_fast_hashing_for_tests: false,
         }
     }

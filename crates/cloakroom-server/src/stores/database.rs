@@ -94,6 +94,19 @@ impl DatabaseStore {
         }
     }
 
+    /// Rewrites a SQLite database and empties its write-ahead log, so that replaced values
+    /// (signing keys before they were encrypted) do not linger in free pages. PostgreSQL drops
+    /// old row versions at its next `VACUUM`; docs/PRODUCTION.md says to run one.
+    pub async fn compact(&self) -> Result<(), StoreError> {
+        if let Self::Sqlite(s) = self {
+            sqlx::query("VACUUM").execute(s.pool()).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(s.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         match self {

@@ -259,6 +259,7 @@ pub fn write_config(dir: &Path, name: &str, shared: &str, redis_url: &str, extra
         "database_url = \"{POSTGRES_URL}\"\n\
          session_store = \"{redis_url}\"\n\
          insecure_fast_hashing_for_tests = true\n\
+         public_url = \"http://127.0.0.1:8080\"\n\
          {extra}\n\
          [redis]\nnamespace = \"{shared}\"\n\
          [postgres]\nschema = \"{shared}\"\nmax_connections = 4\n"

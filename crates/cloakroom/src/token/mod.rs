@@ -69,6 +69,9 @@ pub use claims::{AccessClaims, Audience, new_jti};
 pub use error::{IssueError, KeyError, TokenError, TokenPart};
 pub use issue::{ACCESS_TOKEN_TYPE, AccessToken, IssuedToken, TokenIssuer, TokenSubject, sign};
 pub use keys::{
+    CheckError, KEK_LEN, KeyEncryptionKey, SealError, SealReport, SealedKeyStore, is_sealed,
+};
+pub use keys::{
     Jwk, Jwks, Key, KeyInfo, KeyManager, KeyMaterial, KeyPolicy, KeyRing, KeySet, KeyStatus,
     KeyStore, Kid, Maintenance, MemoryKeyStore, StoredKey,
 };

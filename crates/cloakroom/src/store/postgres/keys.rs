@@ -96,6 +96,16 @@ impl KeyStore for PostgresStore {
         self.on_key(sql, kid, Some(at)).await
     }
 
+    async fn set_material(&self, kid: &str, material: &KeyMaterial) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE signing_keys SET material = $2 WHERE kid = $1")
+            .bind(kid)
+            .bind(material.expose_secret())
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete(&self, kid: &str) -> Result<bool, StoreError> {
         self.on_key("DELETE FROM signing_keys WHERE kid = $1", kid, None)
             .await

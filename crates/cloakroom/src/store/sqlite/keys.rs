@@ -78,6 +78,15 @@ impl KeyStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn set_material(&self, kid: &str, material: &KeyMaterial) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE signing_keys SET material = ?2 WHERE kid = ?1")
+            .bind(kid)
+            .bind(material.expose_secret())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete(&self, kid: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM signing_keys WHERE kid = ?1")
             .bind(kid)

@@ -5,6 +5,7 @@ mod jwks;
 mod key;
 mod manager;
 mod material;
+mod sealed;
 mod set;
 mod store;
 
@@ -12,5 +13,8 @@ pub use jwks::{Jwk, Jwks};
 pub use key::Key;
 pub use manager::{KeyInfo, KeyManager, KeyPolicy, KeyStatus, Maintenance};
 pub use material::{KeyMaterial, Kid, StoredKey};
+pub use sealed::{
+    CheckError, KEK_LEN, KeyEncryptionKey, SealError, SealReport, SealedKeyStore, is_sealed,
+};
 pub use set::{KeyRing, KeySet};
 pub use store::{KeyStore, MemoryKeyStore};

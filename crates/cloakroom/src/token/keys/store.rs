@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::StoredKey;
+use super::{KeyMaterial, StoredKey};
 use crate::clock::Timestamp;
 use crate::store::StoreError;
 
@@ -30,6 +30,16 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deletes the key; the result says whether there was one.
     async fn delete(&self, kid: &str) -> Result<bool, StoreError>;
+
+    /// Replaces the key's material (to encrypt it at rest, see
+    /// [`SealedKeyStore`](super::SealedKeyStore)); the result says whether it exists. Stores
+    /// that cannot refuse it.
+    async fn set_material(&self, kid: &str, material: &KeyMaterial) -> Result<bool, StoreError> {
+        let _ = (kid, material);
+        Err(StoreError::Backend(
+            "this key store cannot replace key material".into(),
+        ))
+    }
 }
 
 /// Keys in this process's memory: for tests and single-process setups where keys may change
@@ -87,6 +97,10 @@ impl KeyStore for MemoryKeyStore {
 
     async fn mark_retired(&self, kid: &str, at: Timestamp) -> Result<bool, StoreError> {
         Ok(self.update(kid, |k| k.retired_at = Some(at)))
+    }
+
+    async fn set_material(&self, kid: &str, material: &KeyMaterial) -> Result<bool, StoreError> {
+        Ok(self.update(kid, |k| k.material = material.clone()))
     }
 
     async fn delete(&self, kid: &str) -> Result<bool, StoreError> {
