@@ -31,6 +31,7 @@ mod middleware;
 mod openapi;
 pub mod prometheus;
 mod purge;
+pub mod rate_limit;
 mod request_metrics;
 mod routes;
 mod serve;

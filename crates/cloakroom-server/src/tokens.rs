@@ -17,6 +17,7 @@ use cloakroom_axum::{AuthLayer, CookieConfig, KeyReloader, TokenAuth};
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::rate_limit::RateLimits;
 use crate::settings::{Mode, Settings};
 use crate::stores::Stores;
 
@@ -51,6 +52,8 @@ pub struct TokenService {
     refresh_cookie: CookieConfig,
     /// Reloads the keys for a token with an unknown `kid`.
     kid_reload: Arc<UnknownKidReload>,
+    /// The rates of refreshing and revoking.
+    limits: RateLimits,
 }
 
 impl TokenService {
@@ -96,6 +99,7 @@ impl TokenService {
                     revocations.clone(),
                     leeway,
                 )
+                .with_reuse_interval(settings.jwt.refresh_reuse_interval)
                 .with_clock(clock),
             ),
         };
@@ -108,12 +112,18 @@ impl TokenService {
             refresh_cookie: CookieConfig::new(REFRESH_COOKIE)
                 .with_path(REFRESH_PATH)
                 .secure(secure),
+            limits: RateLimits::default(),
             kid_reload: Arc::new(UnknownKidReload {
                 keys: Arc::clone(&keys),
                 last: tokio::sync::Mutex::new(None),
             }),
             keys,
         })
+    }
+
+    /// The rates of `/auth/refresh` and `/auth/revoke`.
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
     }
 
     /// The mode's facade.

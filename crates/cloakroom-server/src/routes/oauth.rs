@@ -16,7 +16,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::not_in_mode;
+use super::{Client, not_in_mode};
 use crate::App;
 use crate::tokens::TokenService;
 
@@ -201,16 +201,20 @@ async fn refresh(tokens: &TokenService, token: &str) -> Result<Option<Introspect
         (status = 413, description = "`payload_too_large`"),
         (status = 415, description = "`unsupported_media_type`: the body must be form-encoded"),
         (status = 422, description = "`invalid_request`: no `token` parameter"),
+        (status = 429, description = "`too_many_requests`: past the client's or the token's user's rate (see `Retry-After`)"),
         (status = 503, description = "`store_unavailable`"),
     ),
     security(()),
 )]
 async fn revoke(
     State(app): State<App>,
+    Client(client): Client,
     Form(req): Form<TokenRequest>,
 ) -> Result<StatusCode, ApiError> {
     let tokens = token_service(&app, "token revocation")?;
+    tokens.limits().revoke_from(&client)?;
     if let Ok(claims) = tokens.verifier().verify(&req.token) {
+        tokens.limits().revoke_of(&claims.sub)?;
         tokens
             .revocations()
             .revoke(Revocation::token(claims.jti, claims.exp))
@@ -220,6 +224,7 @@ async fn revoke(
     }
     if let (Some(hybrid), Ok(id)) = (tokens.hybrid(), SessionId::parse(&req.token)) {
         if let Some(record) = hybrid.sessions().store().load(&id.key()).await? {
+            tokens.limits().revoke_of(&record.user.id)?;
             hybrid.revoke(&record.user.id, &record.handle).await?;
         }
     }

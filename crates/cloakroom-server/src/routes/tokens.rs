@@ -167,12 +167,14 @@ fn invalid_refresh() -> ApiError {
         (status = 413, description = "`payload_too_large`"),
         (status = 415, description = "`unsupported_media_type`: a body that is not JSON"),
         (status = 422, description = "`invalid_request`: JSON of the wrong shape"),
+        (status = 429, description = "`too_many_requests`: past the session's or the client's rate (see `Retry-After`)"),
         (status = 503, description = "`store_unavailable`"),
     ),
     security((), ("refresh_cookie" = [])),
 )]
 async fn refresh(
     State(app): State<App>,
+    Client(client): Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Response> {
@@ -213,6 +215,10 @@ async fn refresh(
         count_refresh("invalid");
         return Err(failed(invalid_refresh()));
     };
+    if let Err(e) = tokens.limits().refresh(&client, &id) {
+        count_refresh("rate_limited");
+        return Err(e.into_response());
+    }
     match hybrid.refresh(&id).await {
         Ok(pair) => {
             count_refresh("success");
