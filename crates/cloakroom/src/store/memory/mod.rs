@@ -108,6 +108,12 @@ impl MemoryStore {
         self.len.load(Ordering::Relaxed)
     }
 
+    /// How many refresh families the store remembers: one per rotated session (however often
+    /// it rotated) until the session's absolute expiry.
+    pub fn refresh_families(&self) -> usize {
+        self.families().len()
+    }
+
     /// Whether the store holds no session.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -116,11 +116,11 @@ async fn nothing_shared_outlives_its_sessions() {
     assert!(store.delete_user("u39").await.unwrap() > 0);
     let rotated = key();
     let r = store
-        .rotate(&crate::session::RotationRequest {
+        .rotate(&RotationRequest {
             old: keys[30].0,
-            family: crate::session::FamilyKey::from_bytes([7; 32]),
+            family: FamilyKey::from_bytes([7; 32]),
             new: rotated,
-            nonce: crate::session::RotationNonce::from_bytes([0; 16]),
+            nonce: RotationNonce::from_bytes([0; 16]),
             now: Timestamp::from_unix(T0),
             reuse_interval: Duration::ZERO,
         })
