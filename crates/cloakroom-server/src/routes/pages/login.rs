@@ -10,8 +10,10 @@
 //! is make the browser rotate its own tokens: it learns nothing (the new cookies go to the
 //! browser, the redirect stays on this origin) and gains nothing. Requests that are not
 //! top-level navigations (`Sec-Fetch-Mode` other than `navigate`) are refused, so an image or
-//! a `fetch` cannot trigger it. Two tabs refreshing with the same cookie at the same instant
-//! trip the reuse detection and sign that browser out: failing closed is the intended trade.
+//! a `fetch` cannot trigger it. Two tabs (or another site's two navigations) refreshing with the
+//! same cookie at once both get the same new cookie: the reuse interval of docs/MODES.md, so
+//! another site cannot sign a user out this way. A browser refreshing past its rate gets a 429
+//! page and keeps its cookies.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
