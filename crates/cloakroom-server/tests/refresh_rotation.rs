@@ -249,3 +249,51 @@ async fn revoking_one_users_tokens_has_a_rate() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// The browser's refresh past the session's rate: an HTML 429 page with `Retry-After`, and the
+/// cookies are kept (the session is fine; the browser is refreshing too often).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_refresh_flood_gets_a_429_page_and_keeps_its_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = hybrid_server(dir.path()).await;
+    server.add_user("alice", &[]).await;
+    let http = server.http();
+    let mut cookie = http.login_tokens("alice").await.refresh().to_owned();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut ok = 0;
+    let limited = loop {
+        let res = browser
+            .get(format!("{}/auth/refresh/browser?next=/account", server.url))
+            .header("sec-fetch-mode", "navigate")
+            .header(COOKIE, format!("cloakroom_refresh={cookie}"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            break res;
+        }
+        assert_eq!(res.headers()[LOCATION], "/account");
+        cookie = res
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("cloakroom_refresh="))
+            .and_then(|v| v.split(';').next())
+            .expect("a new refresh cookie")
+            .to_owned();
+        ok += 1;
+        assert!(ok <= 10 * REFRESH_PER_SESSION.burst, "never limited");
+    };
+    assert!(ok >= REFRESH_PER_SESSION.burst, "{ok}");
+    assert!(limited.headers().contains_key(RETRY_AFTER));
+    assert!(limited.headers().get(SET_COOKIE).is_none(), "cookies kept");
+    let content_type = limited.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+}
