@@ -103,6 +103,7 @@ impl TokenService {
                     self.revocations.clone(),
                     leeway,
                 )
+                .with_reuse_interval(settings.jwt.refresh_reuse_interval)
                 .with_clock(clock),
                 verifier,
             },

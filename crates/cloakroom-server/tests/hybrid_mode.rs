@@ -221,7 +221,8 @@ async fn a_replayed_refresh_token_revokes_the_session_and_its_access_tokens_at_o
     let current = Tokens::from_response(res).await;
     assert_eq!(http.me_bearer_status(&current.access).await, StatusCode::OK);
 
-    // The thief replays the refresh token they copied.
+    // The thief replays the refresh token they copied, after the reuse interval (5 s).
+    server.clock.advance(Duration::from_secs(5));
     let res = http.refresh_response(stolen.refresh()).await;
     let body = expect_error(res, StatusCode::UNAUTHORIZED, Some("refresh_token_reused")).await;
     assert!(
@@ -262,7 +263,7 @@ async fn a_replayed_refresh_token_revokes_the_session_and_its_access_tokens_at_o
 }
 
 #[tokio::test]
-async fn sixteen_parallel_refreshes_of_one_token_leave_at_most_one_live_session() {
+async fn sixteen_parallel_refreshes_of_one_token_share_one_live_session() {
     let dir = tempfile::tempdir().unwrap();
     let server = hybrid_server(dir.path()).await;
     server.add_user("alice", &[]).await;
@@ -285,13 +286,14 @@ async fn sixteen_parallel_refreshes_of_one_token_leave_at_most_one_live_session(
             other => panic!("unexpected {other}"),
         }
     }
-    assert!(ok <= 1, "{ok} refreshes succeeded");
+    // Within the reuse interval every one gets the same successor: an honest race.
+    assert_eq!(ok, 16, "{ok} refreshes succeeded");
     let user_id = jwt_claims(&tokens.access)["sub"]
         .as_str()
         .unwrap()
         .to_owned();
     let live = server.app.sessions().list(&user_id).await.unwrap();
-    assert!(live.len() <= 1, "{} live sessions", live.len());
+    assert_eq!(live.len(), 1, "{} live sessions", live.len());
     server.stop().await;
 }
 

@@ -141,7 +141,8 @@ async fn hybrid_browsers_refresh_without_javascript() {
         "rotated"
     );
     assert_eq!(b.get("/account").await.status(), StatusCode::OK);
-    // The spent refresh token, presented again, ends the session.
+    // The spent refresh token, presented again after the reuse interval, ends the session.
+    server.clock.advance(std::time::Duration::from_secs(5));
     let thief = Browser::new(&server);
     thief.set_cookie("cloakroom_refresh", &first_refresh, "/auth/refresh");
     let res = thief.get(&to).await;

@@ -8,8 +8,8 @@ use crate::auth::{AuthError, Principal, SessionManager};
 use crate::clock::Timestamp;
 use crate::revocation::{Revocation, Revocations};
 use crate::session::{
-    ClientInfo, RotatingStore, Rotation, SessionHandle, SessionId, SessionPolicy, SessionRecord,
-    SessionUser,
+    ClientInfo, RefreshRotation, Refreshed, RotatingStore, RotationNonce, SessionHandle, SessionId,
+    SessionPolicy, SessionRecord, SessionUser,
 };
 use crate::token::{IssuedToken, TokenIssuer, TokenSubject};
 
@@ -144,6 +144,7 @@ pub struct TokenPair {
 pub struct HybridAuth {
     sessions: SessionManager,
     store: Arc<dyn RotatingStore>,
+    rotation: RefreshRotation,
     tokens: Tokens,
 }
 
@@ -162,6 +163,7 @@ impl HybridAuth {
         Self {
             sessions,
             store,
+            rotation: RefreshRotation::default(),
             tokens: Tokens {
                 issuer,
                 revocations,
@@ -173,6 +175,14 @@ impl HybridAuth {
     /// The same, reading time from `clock` (tests move it by hand).
     pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
         self.sessions = self.sessions.with_clock(clock);
+        self
+    }
+
+    /// The same, answering a just-spent refresh token with its successor for `reuse_interval`
+    /// ([`DEFAULT_REUSE_INTERVAL`](crate::session::DEFAULT_REUSE_INTERVAL) unless set; zero
+    /// makes every second presentation reuse).
+    pub fn with_reuse_interval(mut self, reuse_interval: Duration) -> Self {
+        self.rotation = RefreshRotation::new(reuse_interval);
         self
     }
 
@@ -198,15 +208,27 @@ impl HybridAuth {
         })
     }
 
-    /// Spends a refresh token for a new pair. A spent token presented again revokes the whole
-    /// session and its access tokens ([`AuthError::RefreshReused`]).
+    /// Spends a refresh token for a new pair. Presented again within the reuse interval, while
+    /// its successor is unspent, it gets the same refresh token back (honest races: two tabs,
+    /// a server-side render and its browser); any other spent token of the session revokes the
+    /// whole session and its access tokens ([`AuthError::RefreshReused`]).
     pub async fn refresh(&self, refresh: &SessionId) -> Result<TokenPair, AuthError> {
         let now = self.sessions.now();
-        let next = SessionId::generate()?;
-        match self.store.rotate(&refresh.key(), &next.key(), now).await? {
-            Rotation::Rotated(mut session) => {
+        let nonce = RotationNonce::generate()?;
+        let refreshed = self
+            .rotation
+            .rotate(self.store.as_ref(), refresh, nonce, now)
+            .await?;
+        match refreshed {
+            Refreshed::Rotated {
+                next,
+                mut session,
+                repeated,
+            } => {
                 if session.is_expired(now) {
-                    self.store.delete(&next.key()).await?;
+                    if !repeated {
+                        self.store.delete(&next.key()).await?;
+                    }
                     return Err(AuthError::SessionExpired);
                 }
                 let idle = now
@@ -224,12 +246,12 @@ impl HybridAuth {
                     session,
                 })
             }
-            Rotation::Reused { user_id, handle } => {
+            Refreshed::Reused { user_id, handle } => {
                 tracing::warn!(user = %user_id, session = %handle, "a spent refresh token was presented again: session revoked");
                 self.tokens.revoke_session(&handle).await?;
                 Err(AuthError::RefreshReused)
             }
-            Rotation::Unknown => Err(AuthError::UnknownSession),
+            Refreshed::Unknown => Err(AuthError::UnknownSession),
         }
     }
 

@@ -213,15 +213,16 @@ async fn concurrent_rotations_across_two_pools() {
     let now = SystemClock.now();
 
     for round in 0..5 {
-        let old = key();
+        let (f, old) = (cloakroom::store::conformance::family(), key());
         let r = record(&format!("user{round}"), now.unix());
         nodes[0].create(&old, &r).await.expect("create");
         let mut tasks = Vec::new();
         for i in 0..16 {
             let node = Arc::clone(&nodes[i % 2]);
-            tasks.push(tokio::spawn(
-                async move { node.rotate(&old, &key(), now).await },
-            ));
+            tasks.push(tokio::spawn(async move {
+                let request = cloakroom::store::conformance::spend(f, old, key(), now);
+                node.rotate(&request).await
+            }));
         }
         let (mut rotated, mut reused) = (0, 0);
         for t in tasks {
@@ -234,11 +235,13 @@ async fn concurrent_rotations_across_two_pools() {
                     assert_eq!((user_id.as_str(), &handle), (r.user.id.as_str(), &r.handle));
                     reused += 1;
                 }
-                Rotation::Unknown => panic!("the key was issued: never unknown"),
+                Rotation::Unknown | Rotation::Recent { .. } => {
+                    panic!("the key was issued, without a reuse interval: {round}")
+                }
             }
         }
-        // The row lock lets exactly one through; every other one sees the key spent, and
-        // reuse ends the session, the winner's branch included.
+        // The row lock lets exactly one through; every other one sees the key spent (no reuse
+        // interval here), and reuse ends the session, the winner's branch included.
         assert_eq!((rotated, reused), (1, 15), "round {round}");
         assert!(
             nodes[1]

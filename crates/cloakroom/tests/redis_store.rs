@@ -351,8 +351,9 @@ async fn bad_urls_and_namespaces_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotation_marks_the_old_key_spent_until_the_absolute_expiry() {
+async fn rotation_keeps_one_family_hash_until_the_absolute_expiry() {
     use cloakroom::session::{RotatingStore, Rotation};
+    use cloakroom::store::conformance::{family, spend};
 
     let Some(url) = redis_url() else { return };
     let ns = Namespace::new();
@@ -363,16 +364,23 @@ async fn rotation_marks_the_old_key_spent_until_the_absolute_expiry() {
         .await
         .expect("connect b");
     let now = SystemClock.now();
-    let (old, r) = (key(), record("ivan", now.unix())); // ends 30 min idle, 12 h absolute
+    let (f, old, r) = (family(), key(), record("ivan", now.unix())); // 30 min idle, 12 h absolute
     a.create(&old, &r).await.expect("create");
 
-    // Sixteen rotations of one key, from two nodes at once: exactly one moves the session.
+    // Sixteen rotations of one key without a reuse interval, from two nodes at once: exactly
+    // one moves the session.
     let mut tasks = Vec::new();
     for i in 0..16 {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
         let new = key();
         tasks.push(tokio::spawn(async move {
-            (new, store.rotate(&old, &new, now).await.expect("rotate"))
+            (
+                new,
+                store
+                    .rotate(&spend(f, old, new, now))
+                    .await
+                    .expect("rotate"),
+            )
         }));
     }
     let mut winners = Vec::new();
@@ -387,14 +395,28 @@ async fn rotation_marks_the_old_key_spent_until_the_absolute_expiry() {
     assert!(a.list_user("ivan").await.expect("list").is_empty());
 
     let mut conn = raw().await;
-    let spent = format!("{}:spent:{}", ns.name(), old.to_hex());
-    assert_ttl(pttl(&mut conn, &spent).await, 43_200_000);
-    let (u, h): (String, String) = redis::cmd("HMGET")
-        .arg(&spent)
+    let family = format!("{}:f:{}", ns.name(), f.to_hex());
+    assert_ttl(pttl(&mut conn, &family).await, 43_200_000);
+    let (u, h, c, p): (String, String, String, String) = redis::cmd("HMGET")
+        .arg(&family)
         .arg("u")
         .arg("h")
+        .arg("c")
+        .arg("p")
         .query_async(&mut conn)
         .await
         .expect("hmget");
     assert_eq!((u.as_str(), h.as_str()), ("ivan", r.handle.as_str()));
+    assert_eq!((c, p), (winners[0].to_hex(), old.to_hex()));
+    // One family hash: no key per spent refresh token.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", ns.name()))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert_eq!(
+        keys.iter().filter(|k| k.contains(":f:")).count(),
+        1,
+        "{keys:?}"
+    );
 }

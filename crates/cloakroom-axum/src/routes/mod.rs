@@ -16,6 +16,7 @@
 //! ```
 
 mod json;
+pub mod rate_limit;
 pub mod login;
 pub mod oauth;
 pub mod refresh;
@@ -75,6 +76,7 @@ struct Inner {
     access_cookie: CookieConfig,
     refresh_cookie: CookieConfig,
     proxies: TrustedProxies,
+    limits: Arc<rate_limit::RateLimits>,
     #[cfg(feature = "jwt")]
     reloader: Option<Arc<dyn crate::KeyReloader>>,
 }
@@ -91,6 +93,7 @@ impl AuthApi {
                 access_cookie: CookieConfig::new(ACCESS_COOKIE),
                 refresh_cookie: CookieConfig::new(REFRESH_COOKIE).with_path(REFRESH_PATH),
                 proxies: TrustedProxies::default(),
+                limits: Arc::new(rate_limit::RateLimits::default()),
                 #[cfg(feature = "jwt")]
                 reloader: None,
             }),
@@ -158,6 +161,11 @@ impl AuthApi {
     /// The refresh cookie (`hybrid`), sent only to [`REFRESH_PATH`].
     pub fn refresh_cookie(&self) -> &CookieConfig {
         &self.inner.refresh_cookie
+    }
+
+    /// The rates of refreshing and revoking (per session, client and user).
+    pub fn limits(&self) -> &rate_limit::RateLimits {
+        &self.inner.limits
     }
 
     /// The trusted proxies.

@@ -13,7 +13,7 @@ use http::StatusCode;
 use http::{HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
-use super::AuthApi;
+use super::{AuthApi, Client};
 use crate::{ApiError, Auth};
 
 /// The roles allowed to introspect: administrators, and service clients (users with the role
@@ -181,19 +181,29 @@ pub async fn introspect(
         (status = 413, description = "`payload_too_large`"),
         (status = 415, description = "`unsupported_media_type`: the body must be form-encoded"),
         (status = 422, description = "`invalid_request`: no `token` parameter"),
+        (status = 429, description = "`too_many_requests`: past the client's or the token's user's rate (see `Retry-After`)"),
         (status = 503, description = "`store_unavailable`"),
     ),
     security(()),
 ))]
 pub async fn revoke(
     State(api): State<AuthApi>,
+    Client(client): Client,
     Form(req): Form<TokenRequest>,
 ) -> Result<StatusCode, ApiError> {
     if api.authority().method() == AuthMethod::Session {
         return Err(api.not_in_mode("token revocation"));
     }
+    // Each revocation can add a deny-list entry on every node: rated per client, and per user
+    // of the token, so that no one grows the list without bound.
+    api.limits().revoke_from(&client)?;
     #[cfg(feature = "jwt")]
-    api.authority().revoke_token(&req.token).await?;
+    {
+        if let Some(owner) = api.authority().token_owner(&req.token).await? {
+            api.limits().revoke_of(&owner)?;
+        }
+        api.authority().revoke_token(&req.token).await?;
+    }
     #[cfg(not(feature = "jwt"))]
     let _ = req;
     Ok(StatusCode::OK)

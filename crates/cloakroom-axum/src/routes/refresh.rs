@@ -14,7 +14,7 @@ mod imp {
     use http::header::SET_COOKIE;
     use serde::Deserialize;
 
-    use super::super::{AuthApi, REFRESHES, optional_json, pair_response};
+    use super::super::{AuthApi, Client, REFRESHES, optional_json, pair_response};
     use crate::{ApiError, is_cross_site};
 
     /// The body of `POST /auth/refresh`. Not `Debug`: it holds a secret.
@@ -130,15 +130,24 @@ mod imp {
             (status = 413, description = "`payload_too_large`"),
             (status = 415, description = "`unsupported_media_type`: a body that is not JSON"),
             (status = 422, description = "`invalid_request`: JSON of the wrong shape"),
+            (status = 429, description = "`too_many_requests`: past the session's or the client's rate (see `Retry-After`)"),
             (status = 503, description = "`store_unavailable`"),
         ),
         security((), ("refresh_cookie" = [])),
     ))]
-    pub async fn refresh(State(api): State<AuthApi>, req: Request) -> Result<Response, Response> {
+    pub async fn refresh(
+        State(api): State<AuthApi>,
+        Client(client): Client,
+        req: Request,
+    ) -> Result<Response, Response> {
         if api.authority().method() != cloakroom::auth::AuthMethod::Hybrid {
             return Err(api.not_in_mode("refreshing tokens").into_response());
         }
         let token = RefreshToken::from_request(req, &api).await?;
+        if let Err(e) = api.limits().refresh(&client, &token.id) {
+            count_refresh("rate_limited");
+            return Err(e.into_response());
+        }
         refresh_with(&api, &token).await
     }
 

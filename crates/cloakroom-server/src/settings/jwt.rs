@@ -25,6 +25,9 @@ const MAX_VERIFIED_CACHE: usize = 1_000_000;
 const MAX_VERIFIED_CACHE_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// The largest clock skew tolerated.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// The longest reuse interval accepted: past a minute, a copied refresh token would be
+/// answered rather than caught for too long.
+const MAX_REUSE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The `[jwt]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +43,12 @@ pub struct JwtSettings {
     /// How long a refresh session lasts from sign-in, however often it is refreshed (`hybrid`).
     #[serde(with = "humantime_serde")]
     pub refresh_ttl: Duration,
+    /// How long a just-spent refresh token presented again gets the same successor instead of
+    /// counting as reuse (`hybrid`): two tabs or a server-side render and its browser refresh
+    /// at once. 5 s by default, whole seconds, at most 1m; `0s` makes every second
+    /// presentation reuse. See docs/MODES.md.
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_interval: Duration,
     /// The `aud` of every token, and what a token must name to be accepted.
     pub audience: String,
     /// The clock skew tolerated when checking `exp`, `nbf` and `iat`.
@@ -92,6 +101,7 @@ impl Default for JwtSettings {
             algorithm: Algorithm::EdDSA,
             access_ttl: None,
             refresh_ttl: Duration::from_secs(30 * 86_400),
+            refresh_reuse_interval: cloakroom::session::DEFAULT_REUSE_INTERVAL,
             audience: "cloakroom".to_owned(),
             leeway: Duration::from_secs(30),
             rotate_every: None,
@@ -159,6 +169,14 @@ impl Settings {
             return Err(invalid(
                 "jwt.audience",
                 "must be 1 to 256 characters, without control characters",
+            ));
+        }
+        if j.refresh_reuse_interval > MAX_REUSE_INTERVAL
+            || j.refresh_reuse_interval.subsec_nanos() != 0
+        {
+            return Err(invalid(
+                "jwt.refresh_reuse_interval",
+                "must be whole seconds, at most 1m",
             ));
         }
         if j.leeway > MAX_LEEWAY {

@@ -178,6 +178,7 @@ fn jwt_defaults_follow_the_mode() {
     assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(30 * 86_400));
     assert_eq!(s.jwt.audience, "cloakroom");
     assert_eq!(s.jwt.leeway, Duration::from_secs(30));
+    assert_eq!(s.jwt.refresh_reuse_interval, Duration::from_secs(5));
     assert_eq!(s.jwt.rotate_every, None);
     assert_eq!(
         s.jwt.verified_cache_bytes,
@@ -205,10 +206,12 @@ fn reads_the_jwt_table() {
         rotate_every = "30d"
         reload_interval = "2s"
         verified_cache = 0
+        refresh_reuse_interval = "0s"
         "#,
     )
     .unwrap();
     assert_eq!(s.jwt.verified_cache, Some(0));
+    assert_eq!(s.jwt.refresh_reuse_interval, Duration::ZERO);
     assert_eq!(s.jwt.algorithm, cloakroom::token::Algorithm::Es384);
     assert_eq!(
         s.refresh_policy().unwrap().absolute_timeout().as_secs(),
@@ -233,6 +236,14 @@ fn bad_jwt_values_are_named() {
         ("[jwt]\nrefresh_ttl = \"1m\"", "jwt.refresh_ttl"),
         ("[jwt]\naudience = \"\"", "jwt.audience"),
         ("[jwt]\nleeway = \"1h\"", "jwt.leeway"),
+        (
+            "[jwt]\nrefresh_reuse_interval = \"2m\"",
+            "jwt.refresh_reuse_interval",
+        ),
+        (
+            "[jwt]\nrefresh_reuse_interval = \"1500ms\"",
+            "jwt.refresh_reuse_interval",
+        ),
         ("[jwt]\nrotate_every = \"1s\"", "jwt.rotate_every"),
         ("[jwt]\nreload_interval = \"0s\"", "jwt.reload_interval"),
         ("[jwt]\nverified_cache = 2000000", "jwt.verified_cache"),

@@ -80,6 +80,18 @@ impl Authority {
         Ok(())
     }
 
+    /// Whose `token` is, if it is a live access or refresh token: for rating revocations per
+    /// user before revoking.
+    pub async fn token_owner(&self, token: &str) -> Result<Option<String>, AuthError> {
+        let Some(verifier) = self.verifier() else {
+            return Ok(None);
+        };
+        if let Ok(claims) = verifier.verify_shared(token) {
+            return Ok(Some(claims.sub.clone()));
+        }
+        Ok(self.refresh_session(token).await?.map(|r| r.user.id.clone()))
+    }
+
     /// The live refresh session a refresh token names (`hybrid` mode).
     async fn refresh_session(&self, token: &str) -> Result<Option<SessionRecord>, AuthError> {
         let (Flow::Hybrid { auth, .. }, Ok(id)) = (self.flow(), SessionId::parse(token)) else {

@@ -79,6 +79,16 @@ impl SessionId {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 
+    /// The raw bytes, for deriving from (see `session::rotation`); never stored.
+    pub(crate) fn as_bytes(&self) -> &[u8; ID_BYTES] {
+        &self.0
+    }
+
+    /// An ID made of `bytes` (see `session::rotation`).
+    pub(crate) fn from_bytes(bytes: [u8; ID_BYTES]) -> Self {
+        Self(bytes)
+    }
+
     /// The digest under which stores keep this session.
     pub fn key(&self) -> SessionKey {
         SessionKey(Sha256::digest(self.0).into())

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::{SessionData, SessionHandle, SessionKey, SessionRecord};
+use super::{
+    RotationNonce, RotationRequest, SessionData, SessionHandle, SessionKey, SessionRecord,
+};
 use crate::clock::Timestamp;
 use crate::store::StoreError;
 
@@ -70,37 +72,55 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
 /// What became of a key given to [`RotatingStore::rotate`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
-    /// The key was current: the session now lives under the new key, and the old one is spent.
+    /// The key was current: the session now lives under the new key, and the old one is the
+    /// family's just-spent key.
     Rotated(SessionRecord),
-    /// The key was spent already: someone presented an old refresh token, which means it was
-    /// copied. The session has been deleted; its user and handle are returned so that the
-    /// caller can revoke the access tokens issued from it.
+    /// The key is the family's just-spent key, presented again within the reuse interval,
+    /// and its successor is still current (unspent): the session, unchanged, with what the
+    /// caller needs to recompute that successor.
+    Recent {
+        /// The session, under `current`.
+        session: SessionRecord,
+        /// The key the session lives under: the successor's.
+        current: SessionKey,
+        /// What the successor was derived with.
+        nonce: RotationNonce,
+    },
+    /// The key is of a known family but neither current nor within the reuse interval: someone
+    /// presented an old refresh token, which means it was copied. The session has been deleted;
+    /// its user and handle are returned so that the caller can revoke the access tokens issued
+    /// from it.
     Reused {
         /// The user the session belonged to.
         user_id: String,
         /// The session's public handle (the tokens' `sid`).
         handle: SessionHandle,
     },
-    /// The key was never issued, or its session ended and was purged.
+    /// The key was never issued, or its session ended (or was purged).
     Unknown,
 }
 
-/// A session store that can move a session to a new key in one atomic step, remembering the
-/// old key as spent: what hybrid mode's rotating refresh tokens need.
+/// A session store that can move a session to a new key in one atomic step, remembering per
+/// session (per refresh family) the key just spent: what hybrid mode's rotating refresh tokens
+/// need (see [`RefreshRotation`](super::RefreshRotation)).
 ///
 /// A separate trait, like cleanup in tower-sessions, so that a store for session mode alone
 /// need not implement it.
 #[async_trait]
 pub trait RotatingStore: SessionStore {
-    /// Moves the session under `old` to `new` and marks `old` spent, until the session's
-    /// absolute expiry. Of several concurrent rotations of one key at most one gets
-    /// [`Rotation::Rotated`]; the others see the key spent, get [`Rotation::Reused`], and the
-    /// session is deleted — so at most one branch of a session ever lives. The record returned
-    /// may have expired: the caller checks.
-    async fn rotate(
-        &self,
-        old: &SessionKey,
-        new: &SessionKey,
-        now: Timestamp,
-    ) -> Result<Rotation, StoreError>;
+    /// If `request.old` is current, moves its session to `request.new` and records, in the one
+    /// record of `request.family` (overwriting the last), the current key, `old` as the
+    /// just-spent key, `now` and the nonce, until the session's absolute expiry:
+    /// [`Rotation::Rotated`]. Fails with [`StoreError::Duplicate`], changing nothing, if
+    /// `new` is taken.
+    ///
+    /// Otherwise, if the family is known: [`Rotation::Recent`] when `old` is its just-spent key,
+    /// within the reuse interval, and the session still lives under the current key;
+    /// [`Rotation::Unknown`] when the session has ended; else [`Rotation::Reused`], and the
+    /// session is deleted. An unknown family is [`Rotation::Unknown`].
+    ///
+    /// Of several concurrent rotations of one key at most one gets [`Rotation::Rotated`]; the
+    /// others see what it did — so at most one branch of a session ever lives. The record
+    /// returned may have expired: the caller checks.
+    async fn rotate(&self, request: &RotationRequest) -> Result<Rotation, StoreError>;
 }

@@ -13,7 +13,8 @@ use self::shards::{SHARDS, Shard, Shared, hex_key};
 use super::StoreError;
 use crate::clock::{SharedClock, SystemClock, Timestamp};
 use crate::session::{
-    RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore,
+    RotatingStore, Rotation, RotationRequest, SessionData, SessionHandle, SessionKey,
+    SessionRecord, SessionStore,
 };
 
 /// Sessions that changed or ended: what a [`CachingStore`] tells the other nodes' caches.
@@ -319,13 +320,9 @@ impl<S: SessionStore> SessionStore for CachingStore<S> {
 
 #[async_trait]
 impl<S: RotatingStore> RotatingStore for CachingStore<S> {
-    async fn rotate(
-        &self,
-        old: &SessionKey,
-        new: &SessionKey,
-        now: Timestamp,
-    ) -> Result<Rotation, StoreError> {
-        let rotation = self.inner.rotate(old, new, now).await;
+    async fn rotate(&self, request: &RotationRequest) -> Result<Rotation, StoreError> {
+        let old = &request.old;
+        let rotation = self.inner.rotate(request).await;
         self.shared.evict(old);
         match &rotation {
             Ok(Rotation::Rotated(_)) => self.publish(Invalidation::Key(*old)).await,
@@ -337,7 +334,8 @@ impl<S: RotatingStore> RotatingStore for CachingStore<S> {
                 self.shared.invalidate(&what);
                 self.publish(what).await;
             }
-            Ok(Rotation::Unknown) | Err(_) => {}
+            // Nothing changed: the session stays under the key it had.
+            Ok(Rotation::Recent { .. } | Rotation::Unknown) | Err(_) => {}
         }
         rotation
     }

@@ -10,8 +10,10 @@
 //! is make the browser rotate its own tokens: it learns nothing (the new cookies go to the
 //! browser, the redirect stays on this origin) and gains nothing. Requests that are not
 //! top-level navigations (`Sec-Fetch-Mode` other than `navigate`) are refused, so an image or
-//! a `fetch` cannot trigger it. Two tabs refreshing with the same cookie at the same instant
-//! trip the reuse detection and sign that browser out: failing closed is the intended trade.
+//! a `fetch` cannot trigger it. Two tabs (or another site's two navigations) refreshing with the
+//! same cookie at once both get the same new cookie: the reuse interval of docs/MODES.md, so
+//! another site cannot sign a user out this way. A browser refreshing past its rate gets a 429
+//! page and keeps its cookies.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
@@ -272,6 +274,22 @@ async fn logout(
     see_other("/login", &credentials::clear(&app))
 }
 
+/// The error page for a refresh past its rate, with its `Retry-After`. The cookies are kept:
+/// the session is fine, the browser is just refreshing too often.
+fn too_many(e: &ApiError) -> Response {
+    let mut page = super::layout::error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        "Too many requests",
+        &e.message,
+    );
+    if let Some(secs) = e.retry_after() {
+        page.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+    }
+    page
+}
+
 fn count_refresh(outcome: &'static str) {
     metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
 }
@@ -289,12 +307,14 @@ fn count_refresh(outcome: &'static str) {
     responses(
         (status = 303, description = "Back to `next` with fresh cookies, or to the sign-in page with the cookies cleared", headers(("Location" = String, description = "Where to go next"), ("Set-Cookie" = String, description = "The new credential cookies"))),
         (status = 403, description = "Error page: not a top-level navigation (`Sec-Fetch-Mode`)", content_type = "text/html", body = String),
+        (status = 429, description = "Error page: past the session's or the client's rate of refreshing (see `Retry-After`)", content_type = "text/html", body = String),
         (status = 503, description = "Error page: a store does not answer", content_type = "text/html", body = String),
     ),
     security((), ("refresh_cookie" = [])),
 )]
 async fn refresh(
     State(app): State<App>,
+    Client(client): Client,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Response {
@@ -319,6 +339,10 @@ async fn refresh(
         count_refresh("missing");
         return to_login();
     };
+    if let Err(e) = app.api().limits().refresh(&client, &id) {
+        count_refresh("rate_limited");
+        return too_many(&e);
+    }
     match app.authority().refresh(&id).await {
         Ok(pair) => {
             count_refresh("success");

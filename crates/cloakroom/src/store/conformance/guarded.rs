@@ -82,10 +82,8 @@ impl<S: crate::session::RotatingStore, G: std::fmt::Debug + Send + Sync + 'stati
 {
     async fn rotate(
         &self,
-        old: &SessionKey,
-        new: &SessionKey,
-        now: Timestamp,
+        request: &crate::session::RotationRequest,
     ) -> Result<Rotation, StoreError> {
-        self.store.rotate(old, new, now).await
+        self.store.rotate(request).await
     }
 }

@@ -23,16 +23,22 @@ use self::users::Users;
 use super::StoreError;
 use crate::clock::{SharedClock, Timestamp};
 use crate::session::{
-    RotatingStore, Rotation, SessionData, SessionHandle, SessionKey, SessionRecord, SessionStore,
-    SessionUser,
+    FamilyKey, RotatingStore, Rotation, RotationNonce, RotationRequest, SessionData, SessionHandle,
+    SessionKey, SessionRecord, SessionStore, SessionUser,
 };
 
-/// A key that was rotated away: presenting it again is reuse.
+/// What is kept of a refresh family (one per rotated session, overwritten at each rotation):
+/// enough to answer the just-spent key within the reuse interval and to catch every other key
+/// of the family as reuse.
 #[derive(Debug)]
-struct Spent {
+struct Family {
+    current: SessionKey,
+    spent: SessionKey,
+    spent_at: Timestamp,
+    nonce: RotationNonce,
     user: Arc<SessionUser>,
     handle: SessionHandle,
-    /// The session's absolute expiry: after it, forgetting the key is harmless.
+    /// The session's absolute expiry: after it, forgetting the family is harmless.
     until: Timestamp,
 }
 
@@ -60,8 +66,8 @@ pub struct MemoryStore {
     /// Sessions held, counting the ones being created: kept below `capacity` by reserving a
     /// place before inserting.
     len: AtomicUsize,
-    /// Only rotations use it, and they are one at a time.
-    spent: Mutex<HashMap<SessionKey, Spent>>,
+    /// Only rotations use it, and they are one at a time. One entry per rotated session.
+    families: Mutex<HashMap<FamilyKey, Family>>,
     /// Rotations one at a time, so that the steps of one (mark, move) are never seen half
     /// done by another. Rotations are rare (one per access-token lifetime per client) and
     /// readers never take it.
@@ -86,7 +92,7 @@ impl MemoryStore {
             users: Users::new(),
             user_agents: Interner::new(),
             len: AtomicUsize::new(0),
-            spent: Mutex::new(HashMap::new()),
+            families: Mutex::new(HashMap::new()),
             rotations: tokio::sync::Mutex::new(()),
             capacity,
         }
@@ -100,6 +106,12 @@ impl MemoryStore {
     /// How many sessions the store holds, expired or not.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
+    }
+
+    /// How many refresh families the store remembers: one per rotated session (however often
+    /// it rotated) until the session's absolute expiry.
+    pub fn refresh_families(&self) -> usize {
+        self.families().len()
     }
 
     /// Whether the store holds no session.
@@ -125,9 +137,9 @@ impl MemoryStore {
         });
     }
 
-    fn spent(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Spent>> {
+    fn families(&self) -> std::sync::MutexGuard<'_, HashMap<FamilyKey, Family>> {
         // Every change to the map is one call: a panic elsewhere leaves it whole.
-        self.spent.lock().unwrap_or_else(|e| e.into_inner())
+        self.families.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes a place for one more session, purging what has expired at `now` if the store is
@@ -170,7 +182,7 @@ impl MemoryStore {
                 purged += 1;
             }
         }
-        self.spent().retain(|_, s| s.until > now);
+        self.families().retain(|_, f| f.until > now);
         purged
     }
 
@@ -320,17 +332,22 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl RotatingStore for MemoryStore {
-    async fn rotate(
-        &self,
-        old: &SessionKey,
-        new: &SessionKey,
-        _now: Timestamp,
-    ) -> Result<Rotation, StoreError> {
+    async fn rotate(&self, request: &RotationRequest) -> Result<Rotation, StoreError> {
+        let RotationRequest {
+            old, new, family, ..
+        } = request;
         let _one_at_a_time = self.rotations.lock().await;
+        if self.with(new, |_| ()).is_some() {
+            return Err(StoreError::Duplicate);
+        }
         if let Some(stored) = self.take(old, |_| true) {
-            self.spent().insert(
-                *old,
-                Spent {
+            self.families().insert(
+                *family,
+                Family {
+                    current: *new,
+                    spent: *old,
+                    spent_at: request.now,
+                    nonce: request.nonce,
                     user: Arc::clone(&stored.user),
                     handle: stored.handle,
                     until: stored.absolute_expires_at,
@@ -340,13 +357,25 @@ impl RotatingStore for MemoryStore {
             self.create(new, &record).await?;
             return Ok(Rotation::Rotated(record));
         }
-        let reused = self.spent().get(old).map(|s| (s.user.id.clone(), s.handle));
-        match reused {
-            Some((user_id, handle)) => {
+        let known = self.families().get(family).map(|f| {
+            let recent = f.spent == *old && request.within_interval(f.spent_at);
+            (f.current, f.nonce, recent, f.user.id.clone(), f.handle)
+        });
+        let Some((current, nonce, recent, user_id, handle)) = known else {
+            return Ok(Rotation::Unknown);
+        };
+        match self.with(&current, Stored::to_record) {
+            Some(session) if recent => Ok(Rotation::Recent {
+                session,
+                current,
+                nonce,
+            }),
+            // The family's session ended (signed out, expired): nothing left to protect.
+            None if recent || current == *old => Ok(Rotation::Unknown),
+            _ => {
                 self.delete_by_handle(&user_id, &handle).await?;
                 Ok(Rotation::Reused { user_id, handle })
             }
-            None => Ok(Rotation::Unknown),
         }
     }
 }

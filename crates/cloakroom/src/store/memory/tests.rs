@@ -116,7 +116,14 @@ async fn nothing_shared_outlives_its_sessions() {
     assert!(store.delete_user("u39").await.unwrap() > 0);
     let rotated = key();
     let r = store
-        .rotate(&keys[30].0, &rotated, Timestamp::from_unix(T0))
+        .rotate(&RotationRequest {
+            old: keys[30].0,
+            family: FamilyKey::from_bytes([7; 32]),
+            new: rotated,
+            nonce: RotationNonce::from_bytes([0; 16]),
+            now: Timestamp::from_unix(T0),
+            reuse_interval: Duration::ZERO,
+        })
         .await;
     assert!(matches!(r, Ok(Rotation::Rotated(_))));
     assert_eq!(store.delete_user("many").await.unwrap(), 40);
@@ -128,9 +135,8 @@ async fn nothing_shared_outlives_its_sessions() {
     assert!(purged > 0);
     assert_eq!(store.len(), 0);
     assert_eq!(shared(&store), (0, 0));
-    // Until the rotated session's absolute expiry, its old key is remembered as spent; after
-    // it, not.
-    assert_eq!(store.spent().len(), 0);
+    // Until the rotated session's absolute expiry, its family is remembered; after it, not.
+    assert_eq!(store.families().len(), 0);
 }
 
 #[tokio::test]

@@ -218,11 +218,11 @@ impl SessionStore for PostgresStore {
         u64::try_from(n).map_err(corrupt)
     }
 
-    /// Also forgets the spent refresh keys of sessions that have ended for good, in the same
+    /// Also forgets the refresh families of sessions that have ended for good, in the same
     /// statement (a data-modifying `WITH` runs whether or not it is read).
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "WITH spent AS (DELETE FROM spent_session_keys WHERE until <= $1) \
+            "WITH spent AS (DELETE FROM refresh_families WHERE until <= $1) \
              DELETE FROM sessions WHERE least(idle_expires_at, absolute_expires_at) <= $1",
         )
         .bind(now.unix())

@@ -1,6 +1,6 @@
 //! The key layout: every key of a store starts with its namespace.
 
-use crate::session::SessionKey;
+use crate::session::{FamilyKey, SessionKey};
 
 /// The longest namespace accepted, in bytes.
 const MAX_NAMESPACE: usize = 64;
@@ -18,8 +18,10 @@ pub(super) struct InvalidNamespace(pub(super) String);
 /// - `{ns}:s:{hex key}`: a session, a hash (see [`codec`](super::codec));
 /// - `{ns}:u:{user id}`: a set of the hex keys of one user's sessions;
 /// - `{ns}:x`: a sorted set of every hex key, scored by when the session ends (Unix seconds);
-/// - `{ns}:spent:{hex key}`: a key rotated away (hybrid mode's refresh tokens), a hash of the
-///   user ID `u`, handle `h` and absolute expiry `ae` of its session;
+/// - `{ns}:f:{hex family}`: a refresh family (hybrid mode's refresh tokens, one per rotated
+///   session), a hash of the current member `c`, the just-spent member `p`, when it was spent
+///   `t`, the successor's nonce `n`, and the user ID `u`, handle `h` and absolute expiry `ae`
+///   of its session;
 /// - `{ns}:r:{kind}:{subject}`: a deny-list entry, a hash of its expiry `e` and, for a user,
 ///   not-before `nb` (Unix seconds);
 /// - `{ns}:rx`: a sorted set of every `{kind}:{subject}`, scored by when the entry expires.
@@ -29,7 +31,7 @@ pub(super) struct Keys {
     record_prefix: String,
     user_prefix: String,
     expiry: String,
-    spent_prefix: String,
+    family_prefix: String,
 }
 
 impl Keys {
@@ -48,7 +50,7 @@ impl Keys {
             record_prefix: format!("{namespace}:s:"),
             user_prefix: format!("{namespace}:u:"),
             expiry: format!("{namespace}:x"),
-            spent_prefix: format!("{namespace}:spent:"),
+            family_prefix: format!("{namespace}:f:"),
         })
     }
 
@@ -70,11 +72,11 @@ impl Keys {
         &self.record_prefix
     }
 
-    /// The key of the spent mark of `key`.
-    pub(super) fn spent(&self, key: &SessionKey) -> String {
-        let mut out = String::with_capacity(self.spent_prefix.len() + 64);
-        out.push_str(&self.spent_prefix);
-        push_hex(&mut out, key);
+    /// The key of the refresh family `family`.
+    pub(super) fn family(&self, family: &FamilyKey) -> String {
+        let mut out = String::with_capacity(self.family_prefix.len() + 64);
+        out.push_str(&self.family_prefix);
+        push_hex(&mut out, &SessionKey::from_bytes(*family.as_bytes()));
         out
     }
 
@@ -169,7 +171,10 @@ mod tests {
         assert_eq!(keys.record(&key), format!("app-1:s:{}", "ab".repeat(32)));
         assert_eq!(keys.user("42"), "app-1:u:42");
         assert_eq!(keys.expiry(), "app-1:x");
-        assert_eq!(keys.spent(&key), format!("app-1:spent:{}", "ab".repeat(32)));
+        assert_eq!(
+            keys.family(&FamilyKey::from_bytes([0xab; 32])),
+            format!("app-1:f:{}", "ab".repeat(32))
+        );
         #[cfg(feature = "jwt")]
         {
             assert_eq!(keys.revocation("token:j1"), "app-1:r:token:j1");

@@ -82,10 +82,11 @@ enum Retry {
 ///   first fields as plain text and never decode JSON;
 /// - `{ns}:u:{user id}` — the set of the hex keys of a user's sessions;
 /// - `{ns}:x` — a sorted set of every hex key, scored by when its session ends;
-/// - `{ns}:spent:{hex key}` — a key that [`rotate`](crate::session::RotatingStore::rotate)
-///   moved a session away from (hybrid mode's spent refresh tokens): a hash of the session's
-///   user ID, handle and absolute expiry, expiring at that expiry. Presenting it again ends the
-///   session, wherever it lives by then.
+/// - `{ns}:f:{hex family}` — a refresh family (hybrid mode's rotating refresh tokens; see
+///   [`RefreshRotation`](crate::session::RefreshRotation)): one hash per rotated session,
+///   overwritten by each [`rotate`](crate::session::RotatingStore::rotate), holding its current
+///   and just-spent keys and the session's user ID, handle and absolute expiry, expiring at
+///   that expiry. Any older key of the family presented again ends the session.
 ///
 /// # Expiry
 ///
@@ -106,8 +107,8 @@ enum Retry {
 /// Every write that two nodes could race on is one Lua script, run atomically by Redis:
 /// `create` refuses a taken key (`Duplicate`), `save_data` compares the version and writes in
 /// one step (`Conflict`, `NotFound`), `touch` changes only a session that exists, deletes
-/// update the indexes in the same step, and `rotate` moves the session and marks the old key
-/// spent in one step, so that of parallel rotations of one key at most one wins. Scripts build
+/// update the indexes in the same step, and `rotate` moves the session and rewrites its family
+/// in one step, so that of parallel rotations of one key at most one wins. Scripts build
 /// some key names from stored values, so this store runs on a single Redis (with replicas or
 /// Sentinel), not on Redis Cluster.
 ///

@@ -147,17 +147,20 @@ end
 return {#ended, n}
 ";
 
-/// KEYS: old record, new record, expiry zset, old key's spent mark. ARGV: old member, new
+/// KEYS: old record, new record, expiry zset, the refresh family. ARGV: old member, new
 /// member, now (the caller's, Unix s), the store clock's now, min TTL, max TTL (ms), user-set
-/// prefix, record prefix, then the hash fields to return (the first must be `u`).
+/// prefix, record prefix, the successor's nonce, the reuse interval (s), then the hash fields
+/// to return (the first must be `u`).
 ///
-/// A live old key: the hash is renamed (keeping its TTL) and re-indexed, the old key is marked
-/// spent (`u`, `h`, `ae`) until the session's absolute expiry, and `{1, fields}` is returned. A
-/// spent old key whose session has not ended at `now`: the session with that handle is
-/// deleted, wherever it lives now, and `{2, user, handle}` is returned. Otherwise `{0}`, or
-/// `{-1}` if the new key is taken (nothing is changed then).
+/// A live old key: the hash is renamed (keeping its TTL) and re-indexed, the family's one hash
+/// is overwritten (current `c`, just spent `p` at `t`, nonce `n`, and `u`, `h`, `ae`) to live
+/// until the session's absolute expiry, and `{1, fields}` is returned (`{-1}`, changing
+/// nothing, if the new key is taken). Else, for a family whose session has not ended at `now`:
+/// the just-spent key within the interval, its successor still live, gets `{3, fields,
+/// current member, nonce}`; a key of an ended session `{0}`; any other key ends the session
+/// with that handle, wherever it lives now, and gets `{2, user, handle}`. No family: `{0}`.
 const ROTATE: &str = r"
-local f = redis.call('HMGET', KEYS[1], unpack(ARGV, 9))
+local f = redis.call('HMGET', KEYS[1], unpack(ARGV, 11))
 if f[1] then
   if redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
   local m = redis.call('HMGET', KEYS[1], 'h', 'ie', 'ae')
@@ -174,16 +177,24 @@ if f[1] then
     extend(user, ttl)
     extend(KEYS[3], ttl)
   end
-  local spent = (tonumber(m[3]) - tonumber(ARGV[4])) * 1000
-  spent = math.floor(math.max(tonumber(ARGV[5]), math.min(tonumber(ARGV[6]), spent)))
-  redis.call('HSET', KEYS[4], 'u', f[1], 'h', m[1], 'ae', m[3])
-  redis.call('PEXPIRE', KEYS[4], spent)
+  local keep = (tonumber(m[3]) - tonumber(ARGV[4])) * 1000
+  keep = math.floor(math.max(tonumber(ARGV[5]), math.min(tonumber(ARGV[6]), keep)))
+  redis.call('HSET', KEYS[4], 'c', ARGV[2], 'p', ARGV[1], 't', ARGV[3], 'n', ARGV[9],
+    'u', f[1], 'h', m[1], 'ae', m[3])
+  redis.call('PEXPIRE', KEYS[4], keep)
   return {1, f}
 end
-local s = redis.call('HMGET', KEYS[4], 'u', 'h', 'ae')
+local s = redis.call('HMGET', KEYS[4], 'u', 'h', 'ae', 'c', 'p', 't', 'n')
 if not s[1] then return {0} end
 if tonumber(s[3]) <= tonumber(ARGV[3]) then
   redis.call('DEL', KEYS[4])
+  return {0}
+end
+local recent = s[5] == ARGV[1] and tonumber(ARGV[3]) < tonumber(s[6]) + tonumber(ARGV[10])
+local cur = redis.call('HMGET', ARGV[8] .. s[4], unpack(ARGV, 11))
+if cur[1] then
+  if recent then return {3, cur, s[4], s[7]} end
+elseif recent or s[4] == ARGV[1] then
   return {0}
 end
 local set = ARGV[7] .. s[1]
