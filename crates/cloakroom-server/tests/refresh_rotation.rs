@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use cloakroom_server::rate_limit::{REFRESH_PER_SESSION, REVOKE_PER_CLIENT, REVOKE_PER_USER};
+use cloakroom_axum::routes::rate_limit::{REFRESH_PER_SESSION, REVOKE_PER_CLIENT, REVOKE_PER_USER};
 use cloakroom_server::settings::Mode;
 use common::{Server, Tokens, expect_error, settings_in};
 use reqwest::StatusCode;

@@ -16,9 +16,9 @@
 //! ```
 
 mod json;
-pub mod rate_limit;
 pub mod login;
 pub mod oauth;
+pub mod rate_limit;
 pub mod refresh;
 #[cfg(feature = "openapi")]
 pub mod schemas;
@@ -44,7 +44,7 @@ pub use self::login::{LoginRequest, credential_cookies};
 #[cfg(feature = "jwt")]
 pub use self::login::{TokenResponse, pair_response};
 #[cfg(feature = "jwt")]
-pub use self::refresh::RefreshToken;
+pub use self::refresh::{RefreshToken, refresh_with};
 pub use self::sessions::SessionView;
 use crate::{ApiError, AuthLayer, CookieConfig, TrustedProxies, client_info_via};
 

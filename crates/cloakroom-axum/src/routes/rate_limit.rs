@@ -15,8 +15,8 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cloakroom::session::{ClientInfo, FamilyKey, SessionId};
 use crate::ApiError;
+use cloakroom::session::{ClientInfo, FamilyKey, SessionId};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::StatusCode;

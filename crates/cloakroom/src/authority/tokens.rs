@@ -89,7 +89,10 @@ impl Authority {
         if let Ok(claims) = verifier.verify_shared(token) {
             return Ok(Some(claims.sub.clone()));
         }
-        Ok(self.refresh_session(token).await?.map(|r| r.user.id.clone()))
+        Ok(self
+            .refresh_session(token)
+            .await?
+            .map(|r| r.user.id.clone()))
     }
 
     /// The live refresh session a refresh token names (`hybrid` mode).
