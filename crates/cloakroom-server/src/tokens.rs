@@ -47,6 +47,30 @@ impl TokenService {
     ) -> Result<Self, Error> {
         let store = crate::custody::key_store(settings, &stores.database).await?;
         let keys = Arc::new(crate::custody::open_manager(settings, store, clock.clone()).await?);
+        Self::with_keys(settings, stores, clock, keys).await
+    }
+
+    /// What the `user` commands need: the stored deny-list (and the bus), to revoke a user's
+    /// tokens on every node. They issue no token, so the stored keys are neither read nor made
+    /// (a database the CLI only changes users in keeps having no key until `serve`): the
+    /// issuer signs with a throwaway key of this process that never leaves it.
+    pub(crate) async fn for_user_changes(
+        settings: &Settings,
+        stores: &Stores,
+        clock: SharedClock,
+    ) -> Result<Self, Error> {
+        let throwaway = Arc::new(cloakroom::token::MemoryKeyStore::new());
+        let keys =
+            Arc::new(KeyManager::open(throwaway, settings.key_policy(), clock.clone()).await?);
+        Self::with_keys(settings, stores, clock, keys).await
+    }
+
+    async fn with_keys(
+        settings: &Settings,
+        stores: &Stores,
+        clock: SharedClock,
+        keys: Arc<KeyManager>,
+    ) -> Result<Self, Error> {
         let mut revocations = Revocations::open(stores.revocations.clone(), clock.clone()).await?;
         if let Some(bus) = &stores.bus {
             revocations = revocations.with_bus(bus.clone());

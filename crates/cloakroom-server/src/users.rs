@@ -31,7 +31,7 @@ impl UserAdmin {
         let clock = Arc::new(SystemClock);
         let stores = Stores::open(settings, clock.clone()).await?;
         let tokens = if settings.mode.uses_tokens() {
-            Some(TokenService::open(settings, &stores, clock.clone()).await?)
+            Some(TokenService::for_user_changes(settings, &stores, clock.clone()).await?)
         } else {
             None
         };

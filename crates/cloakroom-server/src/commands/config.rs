@@ -119,6 +119,11 @@ pub(crate) const DOCS: &[Doc] = &[
          of a session (at most 1m). 0s turns it off.",
     ),
     set(
+        "session.sqlite_cache",
+        "session mode on SQLite: how long this node may answer from its copy of a session\n\
+         another process (the CLI, another node) ended; 0s turns it off.",
+    ),
+    set(
         "jwt.algorithm",
         "The algorithm of new signing keys: EdDSA, ES256, ES384, RS256, PS256, HS256, HS384\n\
          or HS512.",
@@ -131,6 +136,11 @@ pub(crate) const DOCS: &[Doc] = &[
     set(
         "jwt.refresh_ttl",
         "How long a refresh session lasts from sign-in (hybrid mode).",
+    ),
+    set(
+        "jwt.refresh_reuse_interval",
+        "How long a just-spent refresh token still returns the same successor (two tabs\n\
+         refreshing at once); 0s makes every second use reuse.",
     ),
     set(
         "jwt.audience",
@@ -150,8 +160,13 @@ pub(crate) const DOCS: &[Doc] = &[
         "How often keys and revocations written by another process are reloaded.",
     ),
     set(
+        "jwt.verified_cache_bytes",
+        "How much memory the cache of verified access tokens may hold (0 turns it off).",
+    ),
+    unset(
         "jwt.verified_cache",
-        "How many verified access tokens to remember (0 turns the cache off).",
+        "Deprecated: the cache's bound as a number of tokens; replaces verified_cache_bytes.",
+        "10000",
     ),
     unset(
         "jwt.signing_key_file",
@@ -189,6 +204,19 @@ pub(crate) const DOCS: &[Doc] = &[
         "login.lockout",
         "The first lockout; each further failure doubles it.",
     ),
+    set(
+        "login.client_max_failures",
+        "Failed sign-ins from one client, across accounts, before the client is locked out.",
+    ),
+    set(
+        "login.account_max_failures",
+        "Failed sign-ins of one account, from anywhere, before its attempts are slowed.",
+    ),
+    set(
+        "login.account_delay",
+        "Past that ceiling, how long each attempt holds the next one back (doubling).",
+    ),
+    set("login.account_max_delay", "The longest such delay."),
     set("login.max_lockout", "The longest lockout."),
     set(
         "login.max_tracked",

@@ -19,7 +19,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let accounts = Accounts {
 //!     users: Arc::new(MemoryUserStore::new()),
-//!     hasher: PasswordHasher::new(HashParams::cheap_for_tests(), 2)?,
+//!     hasher: PasswordHasher::new(HashParams::INSECURE_FAST_FOR_TESTS, 2)?,
 //!     throttle: Arc::new(MemoryThrottle::new(ThrottlePolicy::default(), 10_000)),
 //!     password_policy: PasswordPolicy::default(),
 //! };
