@@ -61,10 +61,12 @@ impl Tokens {
         Ok(())
     }
 
-    /// Denies one access token for as long as it can verify.
+    /// Denies one access token for as long as it can verify: past its `exp` by the verifier's
+    /// leeway, or a signed-out token would verify again once its entry was purged.
     async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), AuthError> {
+        let last_valid = expires_at.saturating_add(self.leeway);
         self.revocations
-            .revoke(Revocation::token(jti, expires_at))
+            .revoke(Revocation::token(jti, last_valid))
             .await?;
         Ok(())
     }

@@ -303,3 +303,56 @@ async fn a_refresh_after_sign_out_everywhere_yields_nothing() {
     ));
     assert!(!works(&authority, &signed_in.credential).await);
 }
+
+/// A signed-out token stays refused for as long as it can verify, leeway included: its
+/// deny-list entry is not purged at `exp` (issue 12, item 3).
+#[tokio::test]
+async fn a_signed_out_token_stays_refused_through_the_leeway() {
+    use cloakroom::clock::{ManualClock, Timestamp};
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+    let keys = KeyManager::open(
+        Arc::new(MemoryKeyStore::new()),
+        KeyPolicy::default(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let revocations = Arc::new(
+        Revocations::open(Arc::new(MemoryRevocationStore::new()), clock.clone())
+            .await
+            .unwrap(),
+    );
+    let leeway = Duration::from_secs(60);
+    let issuer = TokenIssuer::new(
+        keys.ring().clone(),
+        "https://a.test",
+        "t",
+        Duration::from_secs(2),
+    )
+    .with_clock(clock.clone());
+    let verifier = TokenVerifier::new(
+        keys.ring().clone(),
+        Validation::new("https://a.test", "t").with_leeway(leeway),
+    )
+    .with_deny_list(revocations.deny_list().clone())
+    .with_clock(clock.clone())
+    .with_verified_cache(0);
+    let jwt = JwtAuth::new(issuer, revocations.clone(), leeway);
+    let token = jwt
+        .login(&cloakroom::session::SessionUser::new("1", "Bhaskar"))
+        .unwrap();
+    let text = token.token.expose_secret().to_owned();
+    assert!(verifier.verify(&text).is_ok());
+    jwt.revoke_access(&token.claims.jti, token.claims.exp)
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(5));
+    revocations.purge_expired().await.unwrap();
+    assert!(
+        verifier.verify(&text).is_err(),
+        "5 s after logout, past exp but inside the leeway, the token verifies again"
+    );
+    clock.advance(Duration::from_secs(60));
+    revocations.purge_expired().await.unwrap();
+    assert!(verifier.verify(&text).is_err(), "expired for good");
+}
