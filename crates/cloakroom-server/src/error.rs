@@ -102,7 +102,7 @@ pub enum Error {
     #[error("invalid username")]
     InvalidUsername(#[from] InvalidUsername),
     /// A role is empty or has spaces or control characters.
-    #[error("invalid role {0:?}: roles are non-empty and have no spaces or control characters")]
+    #[error("invalid role {0:?}: a role is 1 to 64 of A-Z a-z 0-9 . _ : -")]
     InvalidRole(String),
     /// The new password breaks the password policy.
     #[error("password rejected")]

@@ -139,6 +139,19 @@ fn passwords_in_urls_are_redacted() {
         "postgres://h/db?user=x"
     );
     assert_eq!(redact_url("not a url"), "not a url");
+    // In the query string too (issue 12, item 7), whatever the case, with the user-info kept.
+    assert_eq!(
+        redact_url("postgres://u@h/db?sslmode=disable&password=hunter2&x=1"),
+        "postgres://u@h/db?sslmode=disable&password=***&x=1"
+    );
+    assert_eq!(
+        redact_url("postgres://h/db?PASSWORD=hunter2"),
+        "postgres://h/db?PASSWORD=***"
+    );
+    assert_eq!(
+        redact_url("postgres://u:pw@h/db?password=pw2"),
+        "postgres://u:***@h/db?password=***"
+    );
 }
 
 #[test]

@@ -25,18 +25,62 @@ pub(super) async fn open(database: Database) -> Result<SqliteStore, Error> {
                     source,
                 })
         }
-        Database::Url(url) => SqliteStore::connect(&url)
-            .await
-            .map_err(|source| Error::OpenStore {
-                what: "SQLite database",
-                location: url,
-                source,
-            }),
+        Database::Url(url) => {
+            // Whatever the URL's options, the file holds keys and password hashes: made
+            // private before SQLite creates it (with `mode=rwc`) world-readable.
+            if let Some(path) = file_of(&url) {
+                create_private(&path)?;
+            }
+            connect(url).await
+        }
         Database::Postgres(url) => Err(Error::OpenStore {
             what: "SQLite database",
             location: Database::Postgres(url).describe(),
             source: cloakroom::store::StoreError::Backend("not a sqlite:// URL".into()),
         }),
+    }
+}
+
+async fn connect(url: String) -> Result<SqliteStore, Error> {
+    SqliteStore::connect(&url)
+        .await
+        .map_err(|source| Error::OpenStore {
+            what: "SQLite database",
+            location: crate::settings::redact_url(&url),
+            source,
+        })
+}
+
+/// The file a `sqlite:` URL names, unless it is an in-memory database.
+fn file_of(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty()
+        || path == ":memory:"
+        || query
+            .split('&')
+            .any(|p| p.eq_ignore_ascii_case("mode=memory"));
+    (!in_memory).then(|| std::path::PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_of;
+
+    #[test]
+    fn the_file_of_a_url_is_found_whatever_its_options() {
+        assert_eq!(
+            file_of("sqlite://data/c.db?mode=rwc").unwrap(),
+            std::path::Path::new("data/c.db")
+        );
+        assert_eq!(
+            file_of("sqlite:c.db").unwrap(),
+            std::path::Path::new("c.db")
+        );
+        assert_eq!(file_of("sqlite::memory:"), None);
+        assert_eq!(file_of("sqlite://x.db?mode=memory&cache=shared"), None);
     }
 }
 

@@ -162,13 +162,23 @@ impl Authority {
     }
 }
 
-/// Roles are short, without spaces or control characters; duplicates are dropped.
+/// Whether `role` is a role name: 1 to 64 of `A-Z a-z 0-9 . _ : -`. Roles travel
+/// comma-separated in `X-Cloakroom-Roles` and space-separated in some gateways' headers, so
+/// neither (nor anything a header or a log line could misread) may be part of one.
+pub fn is_role_name(role: &str) -> bool {
+    !role.is_empty()
+        && role.len() <= MAX_ROLE_CHARS
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Roles follow [`is_role_name`]; duplicates are dropped. Every door that sets roles (the
+/// CLI, the admin page, the API) comes through here.
 fn check_roles(roles: &[String]) -> Result<Vec<String>, AccountError> {
     let mut out: Vec<String> = Vec::with_capacity(roles.len());
     for role in roles {
-        let ok = !role.is_empty()
-            && role.chars().count() <= MAX_ROLE_CHARS
-            && !role.chars().any(|c| c.is_whitespace() || c.is_control());
+        let ok = is_role_name(role);
         if !ok {
             return Err(AccountError::InvalidRole(role.clone()));
         }

@@ -48,6 +48,7 @@ mod tokens;
 
 use std::sync::Arc;
 
+pub use self::accounts::is_role_name;
 pub use self::credential::{Credential, SignedIn};
 pub use self::error::{AccountError, SignInError};
 #[cfg(feature = "jwt")]
