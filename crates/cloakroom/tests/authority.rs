@@ -280,7 +280,7 @@ async fn revoking_checks_ownership_before_anything_is_revoked() {
         works(&authority, &alice.credential).await,
         "alice's token was deny-listed"
     );
-    assert!(matches!(authority.refresh(&pair.refresh).await, Ok(_)));
+    assert!(authority.refresh(&pair.refresh).await.is_ok());
 }
 
 /// A refresh that rotates while the user signs out everywhere gets no token that outlives it.

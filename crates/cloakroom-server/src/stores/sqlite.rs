@@ -65,6 +65,24 @@ fn file_of(url: &str) -> Option<std::path::PathBuf> {
     (!in_memory).then(|| std::path::PathBuf::from(path))
 }
 
+/// Creates the database file, empty, readable by this user only, unless it exists: it holds
+/// the signing keys and password hashes. SQLite gives its `-wal` and `-shm` files the same
+/// permissions. An existing file keeps the permissions its owner gave it.
+fn create_private(path: &std::path::Path) -> Result<(), Error> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(Error::CreateFile {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::file_of;
@@ -81,23 +99,5 @@ mod tests {
         );
         assert_eq!(file_of("sqlite::memory:"), None);
         assert_eq!(file_of("sqlite://x.db?mode=memory&cache=shared"), None);
-    }
-}
-
-/// Creates the database file, empty, readable by this user only, unless it exists: it holds
-/// the signing keys and password hashes. SQLite gives its `-wal` and `-shm` files the same
-/// permissions. An existing file keeps the permissions its owner gave it.
-fn create_private(path: &std::path::Path) -> Result<(), Error> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(Error::CreateFile {
-            path: path.to_owned(),
-            source,
-        }),
     }
 }
