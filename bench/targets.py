@@ -97,6 +97,8 @@ TARGETS: list[Target] = [
            "/profile", "cookie", "/login", "session"),
     Target("example-jwt", "cloakroom-axum example: jwt (HS256)", "example", "example",
            "/profile", "bearer", "/login", "jwt"),
+    Target("example-hybrid", "cloakroom-axum example: hybrid on the facade (EdDSA)", "example",
+           "example", "/profile", "bearer", "/login", "hybrid"),
     Target("tower-sessions", "axum + tower-sessions (MemoryStore)", "rust-peer", "rust", "/me",
            "cookie", "/login", "bench-tower-sessions"),
     Target("axum-jsonwebtoken", "axum + jsonwebtoken (HS256)", "rust-peer", "rust", "/me",
@@ -140,6 +142,8 @@ GOALS: list[tuple[str, str, str, float]] = [
     ("example jwt vs Express jsonwebtoken", "example-jwt", "express-jsonwebtoken", 10.0),
     ("example session vs tower-sessions", "example-session", "tower-sessions", 1.0),
     ("example jwt vs axum + jsonwebtoken", "example-jwt", "axum-jsonwebtoken", 1.0),
+    # Issue 11: the library's facade and layer, mounted in an app, against the bare handler.
+    ("example hybrid vs ceiling", "example-hybrid", "ceiling", 0.85),
     # Not goals with a bar of their own: how throughput falls as the tokens a node sees grow.
     ("curve: 1,000 distinct tokens vs 1", "tokens-1000", "tokens-1", 0.0),
     ("curve: 10,000 distinct tokens vs 1", "tokens-10000", "tokens-1", 0.0),
