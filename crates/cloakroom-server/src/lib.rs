@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod bus_state;
 pub mod cli;
 pub mod commands;
 mod error;

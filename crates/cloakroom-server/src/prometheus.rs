@@ -20,6 +20,14 @@ pub const AUTHENTICATIONS: &str = "cloakroom_authentications_total";
 pub const ACTIVE_SESSIONS: &str = "cloakroom_active_sessions";
 /// Connections answered 503 because `limits.max_connections` were open.
 pub const CONNECTIONS_REFUSED: &str = "cloakroom_connections_refused_total";
+/// Whether the revocation bus is connected (1) or reconnecting (0), by `bus` (`redis`,
+/// `postgres`); computed when scraped.
+pub const BUS_CONNECTED: &str = "cloakroom_bus_connected";
+/// How many times the revocation bus has connected (1 + its reconnections), by `bus`.
+pub const BUS_CONNECTIONS: &str = "cloakroom_bus_connections_total";
+/// When this node last reloaded the stored deny-list (or dropped its near-cache) because the
+/// bus (re)connected, in unix seconds, by `bus`.
+pub const BUS_LAST_RELOAD: &str = "cloakroom_bus_last_reload_timestamp_seconds";
 /// Request latency, by `method`, matched `route` and `status`.
 pub const REQUEST_DURATION: &str = "cloakroom_http_request_duration_seconds";
 
@@ -58,6 +66,19 @@ fn describe() {
     metrics::describe_counter!(
         CONNECTIONS_REFUSED,
         "Connections refused because the connection limit was reached"
+    );
+    metrics::describe_gauge!(
+        BUS_CONNECTED,
+        "Whether the revocation bus is connected (1) or reconnecting (0)"
+    );
+    metrics::describe_counter!(
+        BUS_CONNECTIONS,
+        "Times the revocation bus has connected: one more per reconnection"
+    );
+    metrics::describe_gauge!(
+        BUS_LAST_RELOAD,
+        metrics::Unit::Seconds,
+        "When the stored deny-list was last reloaded, in unix seconds"
     );
     metrics::describe_histogram!(
         REQUEST_DURATION,
