@@ -21,6 +21,7 @@
 
 mod access_log;
 mod app;
+mod bus_state;
 pub mod cli;
 pub mod commands;
 pub mod custody;

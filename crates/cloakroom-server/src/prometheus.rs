@@ -22,6 +22,14 @@ pub const ACTIVE_SESSIONS: &str = "cloakroom_active_sessions";
 pub const CONNECTIONS_REFUSED: &str = "cloakroom_connections_refused_total";
 /// Access log lines dropped because the log could not be written as fast as requests came.
 pub const ACCESS_LOG_DROPPED: &str = crate::access_log::DROPPED;
+/// Whether the revocation bus is connected (1) or reconnecting (0), by `bus` (`redis`,
+/// `postgres`); computed when scraped.
+pub const BUS_CONNECTED: &str = "cloakroom_bus_connected";
+/// How many times the revocation bus has connected (1 + its reconnections), by `bus`.
+pub const BUS_CONNECTIONS: &str = "cloakroom_bus_connections_total";
+/// When this node last reloaded the stored deny-list (or dropped its near-cache) because the
+/// bus (re)connected, in unix seconds, by `bus`.
+pub const BUS_LAST_RELOAD: &str = "cloakroom_bus_last_reload_timestamp_seconds";
 /// Request latency, by `method`, matched `route` and `status`.
 pub const REQUEST_DURATION: &str = "cloakroom_http_request_duration_seconds";
 
@@ -64,6 +72,19 @@ fn describe() {
     metrics::describe_counter!(
         ACCESS_LOG_DROPPED,
         "Access log lines dropped because the log could not be written as fast as requests came"
+    );
+    metrics::describe_gauge!(
+        BUS_CONNECTED,
+        "Whether the revocation bus is connected (1) or reconnecting (0)"
+    );
+    metrics::describe_counter!(
+        BUS_CONNECTIONS,
+        "Times the revocation bus has connected: one more per reconnection"
+    );
+    metrics::describe_gauge!(
+        BUS_LAST_RELOAD,
+        metrics::Unit::Seconds,
+        "When the stored deny-list was last reloaded, in unix seconds"
     );
     metrics::describe_histogram!(
         REQUEST_DURATION,

@@ -32,6 +32,26 @@ pub(crate) struct Ready {
     status: String,
     /// Which store holds what.
     stores: ReadyStores,
+    /// The revocation bus, when the node has one (Redis, or PostgreSQL without Redis).
+    bus: Option<ReadyBus>,
+}
+
+/// The revocation bus, as `/readyz` sees it (also in its 503 body).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReadyBus {
+    /// What it runs on: `redis` or `postgres`.
+    #[schema(example = "postgres")]
+    kind: String,
+    /// `connected`, or `reconnecting` (the node then answers 503).
+    #[schema(example = "connected")]
+    state: String,
+    /// How many times it has connected: 1, plus one per reconnection.
+    connections: u64,
+    /// When it last (re)connected and had the stored state reloaded, in unix seconds.
+    last_resync: Option<i64>,
+    /// When this node last reloaded the stored deny-list (in session mode: dropped its
+    /// near-cache), in unix seconds.
+    last_reload: Option<i64>,
 }
 
 /// The stores `/readyz` checked.

@@ -7,6 +7,7 @@ use axum::routing::get;
 use http::{HeaderValue, header};
 
 use crate::App;
+use crate::bus_state::BusState;
 use crate::prometheus::ACTIVE_SESSIONS;
 
 pub(crate) fn router() -> Router<App> {
@@ -14,7 +15,7 @@ pub(crate) fn router() -> Router<App> {
 }
 
 /// Renders every metric, after counting the live sessions (a gauge that is only worth its
-/// store query when someone looks).
+/// store query when someone looks) and reading the bus's state.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -33,6 +34,9 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         #[allow(clippy::cast_precision_loss)]
         Ok(n) => metrics::gauge!(ACTIVE_SESSIONS).set(n as f64),
         Err(e) => tracing::warn!(error = %e, "could not count the active sessions"),
+    }
+    if let Some(bus) = BusState::of(&app) {
+        bus.record();
     }
     app.metrics().run_upkeep();
     (

@@ -11,7 +11,8 @@ use cloakroom::clock::SharedClock;
 use cloakroom::revocation::{RevocationBus, RevocationStore};
 use cloakroom::session::{RotatingStore, SessionStore};
 use cloakroom::store::{
-    CacheConfig, CachingStore, MemoryStore, RedisBus, RedisRevocationStore, RedisStore, StoreError,
+    CacheConfig, CachingStore, MemoryStore, PostgresBus, RedisBus, RedisRevocationStore, RedisStore,
+    StoreError,
 };
 use cloakroom::user::{HashParams, PasswordHasher};
 
@@ -38,7 +39,8 @@ pub struct Stores {
     /// Where revocations are kept: Redis with Redis, else the database.
     pub revocations: Arc<dyn RevocationStore>,
     /// The bus that spreads revocations and session invalidations between nodes: Redis
-    /// pub/sub with Redis; none otherwise (nodes then poll the database).
+    /// pub/sub with Redis, else PostgreSQL `LISTEN`/`NOTIFY` when the database is PostgreSQL;
+    /// none with SQLite (one node).
     pub bus: Option<Arc<dyn RevocationBus>>,
 }
 
@@ -65,24 +67,24 @@ impl Stores {
                 let store = Arc::new(MemoryStore::new(settings.session.max_sessions));
                 Self {
                     revocations: database.revocations(),
+                    bus: open_postgres_bus(settings, &database).await?,
                     database,
                     redis: None,
                     sessions: store.clone(),
                     rotating: store,
                     sessions_shared: false,
-                    bus: None,
                 }
             }
             SessionStoreKind::Sqlite | SessionStoreKind::Postgres => {
                 let (sessions, rotating) = database.sessions();
                 Self {
                     revocations: database.revocations(),
+                    bus: open_postgres_bus(settings, &database).await?,
                     database,
                     redis: None,
                     sessions,
                     rotating,
                     sessions_shared: true,
-                    bus: None,
                 }
             }
         };
@@ -155,10 +157,38 @@ impl Stores {
             } else {
                 Err(StoreError::Unavailable("the bus is reconnecting".into()))
             };
-            out.push(("bus", "redis".to_owned(), connected));
+            out.push(("bus", self.bus_kind().to_owned(), connected));
         }
         out
     }
+
+    /// What the bus runs on: `redis` or `postgres` (meaningless without a bus).
+    pub fn bus_kind(&self) -> &'static str {
+        if self.redis.is_some() {
+            "redis"
+        } else {
+            "postgres"
+        }
+    }
+}
+
+/// The bus over PostgreSQL `LISTEN`/`NOTIFY`, when the database is PostgreSQL (and there is no
+/// Redis to carry it); none for SQLite, which one node alone uses.
+async fn open_postgres_bus(
+    settings: &Settings,
+    database: &DatabaseStore,
+) -> Result<Option<Arc<dyn RevocationBus>>, Error> {
+    let DatabaseStore::Postgres(pg) = database else {
+        return Ok(None);
+    };
+    let bus = PostgresBus::connect(pg)
+        .await
+        .map_err(|source| Error::OpenStore {
+            what: "PostgreSQL revocation bus",
+            location: describe_database(settings).unwrap_or_default(),
+            source,
+        })?;
+    Ok(Some(Arc::new(bus)))
 }
 
 /// Connects the Redis session store, its deny-list and its bus.

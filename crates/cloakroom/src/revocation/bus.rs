@@ -6,8 +6,8 @@
 //! behind) it gets a [`BusEvent::Resync`] and reloads the stored list, so nothing published
 //! while it was away is lost.
 //!
-//! Two buses: [`LocalBus`] (one process) and `RedisBus` (`cloakroom::store`, feature `redis`:
-//! Redis pub/sub).
+//! Three buses: [`LocalBus`] (one process), `RedisBus` (`cloakroom::store`, feature `redis`:
+//! Redis pub/sub) and `PostgresBus` (`cloakroom::store`, feature `postgres`: `LISTEN`/`NOTIFY`).
 
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::{Revocation, Revocations};
+use crate::clock::{Clock as _, SystemClock, Timestamp};
 use crate::session::SessionStore;
 use crate::store::{CacheHandle, CachingStore, Invalidation, InvalidationSink, StoreError};
 
@@ -59,6 +60,47 @@ pub trait RevocationBus: Send + Sync + fmt::Debug + 'static {
 
     /// Whether news reaches this node right now (for readiness probes).
     fn is_connected(&self) -> bool;
+
+    /// Its state, for probes and metrics. By default only whether it is connected.
+    fn status(&self) -> BusStatus {
+        BusStatus {
+            connected: self.is_connected(),
+            ..BusStatus::default()
+        }
+    }
+}
+
+/// What a bus says about itself, for readiness probes and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BusStatus {
+    /// Whether news reaches this node right now; `false` while it reconnects.
+    pub connected: bool,
+    /// How many times it has connected since it was made: 1 after a clean start, one more
+    /// for each reconnection.
+    pub connections: u64,
+    /// When it last (re)connected and told its subscribers to reload what is stored.
+    pub last_resync: Option<Timestamp>,
+}
+
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+/// Keeps a network bus's [`BusStatus`] as its connection comes and goes.
+pub(crate) fn mark_connected(status: &watch::Sender<BusStatus>) {
+    status.send_modify(|s| {
+        s.connected = true;
+        s.connections += 1;
+        s.last_resync = Some(SystemClock.now());
+    });
+}
+
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+/// The bus's connection is down: it is reconnecting.
+pub(crate) fn mark_reconnecting(status: &watch::Sender<BusStatus>) -> bool {
+    let mut was_up = false;
+    status.send_modify(|s| {
+        was_up = s.connected;
+        s.connected = false;
+    });
+    was_up
 }
 
 /// The bus of a single node: everything published reaches every subscriber in this process,
@@ -97,6 +139,14 @@ impl RevocationBus for LocalBus {
 
     fn is_connected(&self) -> bool {
         true
+    }
+
+    fn status(&self) -> BusStatus {
+        BusStatus {
+            connected: true,
+            connections: 1,
+            last_resync: None,
+        }
     }
 }
 

@@ -9,7 +9,9 @@ mod entry;
 mod service;
 mod store;
 
-pub use bus::{BusEvent, BusMessage, LocalBus, RevocationBus};
+pub use bus::{BusEvent, BusMessage, BusStatus, LocalBus, RevocationBus};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) use bus::{mark_connected, mark_reconnecting};
 pub use deny_list::DenyList;
 pub use entry::{Revocation, RevocationKind, Revoked};
 pub use service::Revocations;

@@ -1,5 +1,6 @@
 //! The deny-list and its store together: what logout calls.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct Revocations {
     store: Arc<dyn RevocationStore>,
     clock: SharedClock,
     bus: Option<Arc<dyn RevocationBus>>,
+    /// When the stored list was last loaded whole, in unix seconds (for probes and metrics).
+    last_reload: AtomicI64,
 }
 
 impl Revocations {
@@ -46,7 +49,8 @@ impl Revocations {
         clock: SharedClock,
     ) -> Result<Self, StoreError> {
         let deny = Arc::new(DenyList::new());
-        for entry in store.load_all(clock.now()).await? {
+        let now = clock.now();
+        for entry in store.load_all(now).await? {
             deny.apply(&entry);
         }
         Ok(Self {
@@ -54,6 +58,7 @@ impl Revocations {
             store,
             clock,
             bus: None,
+            last_reload: AtomicI64::new(now.unix()),
         })
     }
 
@@ -72,11 +77,18 @@ impl Revocations {
     /// Loads every entry of the store that has not expired into the deny-list, returning how
     /// many: what a node does when it may have missed news (after a reconnect).
     pub async fn reload(&self) -> Result<usize, StoreError> {
-        let entries = self.store.load_all(self.clock.now()).await?;
+        let now = self.clock.now();
+        let entries = self.store.load_all(now).await?;
         for entry in &entries {
             self.deny.apply(entry);
         }
+        self.last_reload.store(now.unix(), Ordering::Relaxed);
         Ok(entries.len())
+    }
+
+    /// When the stored list was last loaded whole (at open, then by [`reload`](Self::reload)).
+    pub fn last_reload(&self) -> Timestamp {
+        Timestamp::from_unix(self.last_reload.load(Ordering::Relaxed))
     }
 
     /// The deny-list, for a [`TokenVerifier`](crate::token::TokenVerifier).

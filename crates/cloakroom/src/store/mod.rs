@@ -31,6 +31,8 @@ pub use cache::{CacheConfig, CacheHandle, CachingStore, Invalidation, Invalidati
 pub use error::{BoxError, StoreError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(all(feature = "postgres", feature = "jwt"))]
+pub use postgres::PostgresBus;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]

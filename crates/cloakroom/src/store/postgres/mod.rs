@@ -1,5 +1,7 @@
 //! Sessions, users, signing keys and the deny-list in PostgreSQL: the store many nodes share.
 
+#[cfg(feature = "jwt")]
+mod bus;
 mod error;
 #[cfg(feature = "jwt")]
 mod keys;
@@ -16,6 +18,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::StoreError;
+#[cfg(feature = "jwt")]
+pub use bus::PostgresBus;
 use error::{config, db, migrate};
 
 /// The embedded migrations, run at every connect. sqlx holds an advisory lock while it runs

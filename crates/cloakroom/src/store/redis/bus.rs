@@ -14,7 +14,9 @@ use super::error::from_redis;
 use super::keys::Keys;
 use super::{CONNECT_TIMEOUT, RESPONSE_TIMEOUT, connection_manager};
 use crate::random;
-use crate::revocation::{BusEvent, BusMessage, RevocationBus};
+use crate::revocation::{
+    BusEvent, BusMessage, BusStatus, RevocationBus, mark_connected, mark_reconnecting,
+};
 use crate::store::StoreError;
 
 /// How often the subscriber checks that its connection still answers: a connection that died
@@ -77,7 +79,7 @@ pub struct RedisBus {
     channel: String,
     node: String,
     events: broadcast::Sender<BusEvent>,
-    connected: watch::Receiver<bool>,
+    connected: watch::Receiver<BusStatus>,
     subscriber: JoinHandle<()>,
 }
 
@@ -86,7 +88,7 @@ impl fmt::Debug for RedisBus {
         f.debug_struct("RedisBus")
             .field("channel", &self.channel)
             .field("node", &self.node)
-            .field("connected", &*self.connected.borrow())
+            .field("status", &*self.connected.borrow())
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +115,7 @@ impl RedisBus {
             .collect::<String>();
         let channel = format!("{}:bus", keys.namespace());
         let events = broadcast::channel(EVENT_BUFFER).0;
-        let (connected_tx, mut connected) = watch::channel(false);
+        let (connected_tx, mut connected) = watch::channel(BusStatus::default());
         let subscriber = tokio::spawn(subscribe_forever(
             client,
             channel.clone(),
@@ -130,7 +132,7 @@ impl RedisBus {
             subscriber,
         };
         let limit = CONNECT_TIMEOUT + RESPONSE_TIMEOUT;
-        match tokio::time::timeout(limit, connected.wait_for(|up| *up)).await {
+        match tokio::time::timeout(limit, connected.wait_for(|s| s.connected)).await {
             Ok(Ok(_)) => Ok(bus),
             _ => Err(StoreError::Unavailable(Box::new(NotSubscribed(limit)))),
         }
@@ -168,6 +170,10 @@ impl RevocationBus for RedisBus {
     }
 
     fn is_connected(&self) -> bool {
+        self.connected.borrow().connected
+    }
+
+    fn status(&self) -> BusStatus {
         *self.connected.borrow()
     }
 }
@@ -178,13 +184,12 @@ async fn subscribe_forever(
     channel: String,
     node: String,
     events: broadcast::Sender<BusEvent>,
-    connected: watch::Sender<bool>,
+    connected: watch::Sender<BusStatus>,
 ) {
     let mut wait = RETRY_MIN;
     loop {
         let result = subscribed(&client, &channel, &node, &events, &connected).await;
-        let was_up = *connected.borrow();
-        connected.send_replace(false);
+        let was_up = mark_reconnecting(&connected);
         match result {
             Ok(()) => tracing::warn!(%channel, "revocation bus connection closed: reconnecting"),
             Err(e) => tracing::warn!(%channel, error = %e, retry_in = ?wait, "revocation bus down"),
@@ -205,12 +210,12 @@ async fn subscribed(
     channel: &str,
     node: &str,
     events: &broadcast::Sender<BusEvent>,
-    connected: &watch::Sender<bool>,
+    connected: &watch::Sender<BusStatus>,
 ) -> Result<(), StoreError> {
     let pubsub = within(CONNECT_TIMEOUT, client.get_async_pubsub()).await?;
     let (mut sink, mut stream) = pubsub.split();
     within(RESPONSE_TIMEOUT, sink.subscribe(channel)).await?;
-    connected.send_replace(true);
+    mark_connected(connected);
     tracing::info!(%channel, "revocation bus subscribed");
     // Sent after subscribing: a reload that follows it misses nothing.
     let _ = events.send(BusEvent::Resync);
