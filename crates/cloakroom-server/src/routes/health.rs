@@ -2,9 +2,9 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use cloakroom_axum::ApiError;
-use axum::response::{IntoResponse as _, Response};
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};

@@ -11,8 +11,8 @@ use cloakroom::clock::SharedClock;
 use cloakroom::revocation::{RevocationBus, RevocationStore};
 use cloakroom::session::{RotatingStore, SessionStore};
 use cloakroom::store::{
-    CacheConfig, CachingStore, MemoryStore, PostgresBus, RedisBus, RedisRevocationStore, RedisStore,
-    StoreError,
+    CacheConfig, CachingStore, MemoryStore, PostgresBus, RedisBus, RedisRevocationStore,
+    RedisStore, StoreError,
 };
 use cloakroom::user::{HashParams, PasswordHasher};
 

@@ -332,9 +332,18 @@ mod tests {
     fn channels_are_named_by_the_schema_and_fit() {
         assert_eq!(channel_for("cloakroom"), "cloakroom_bus");
         let long = "a".repeat(63);
-        let (one, two) = (channel_for(&long), channel_for(&format!("{}b", &long[..62])));
-        assert!(one.len() <= MAX_CHANNEL && two.len() <= MAX_CHANNEL, "{one}");
-        assert_ne!(one, two, "schemas that share a prefix get channels of their own");
+        let (one, two) = (
+            channel_for(&long),
+            channel_for(&format!("{}b", &long[..62])),
+        );
+        assert!(
+            one.len() <= MAX_CHANNEL && two.len() <= MAX_CHANNEL,
+            "{one}"
+        );
+        assert_ne!(
+            one, two,
+            "schemas that share a prefix get channels of their own"
+        );
         assert!(channel_for("Ünïcode").is_ascii());
     }
 
