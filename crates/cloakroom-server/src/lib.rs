@@ -58,7 +58,14 @@ pub async fn run(
 ) -> Result<(), Error> {
     let purge = tokio::spawn(purge::every_interval(app.clone()));
     let keys = tokio::spawn(key_tasks::every_interval(app.clone()));
-    serve::serve(listener, app.router(), &app.settings().limits, shutdown).await;
+    serve::serve(
+        listener,
+        app.router(),
+        &app.settings().limits,
+        app.proxies().clone(),
+        shutdown,
+    )
+    .await;
     purge.abort();
     keys.abort();
     Ok(())

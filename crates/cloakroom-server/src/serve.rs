@@ -20,7 +20,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
+use cloakroom_axum::TrustedProxies;
+
 use crate::settings::LimitSettings;
+
+mod client_slots;
+use client_slots::ClientSlots;
 
 /// How many refused connections are answered at once; past that they are just closed, so a
 /// flood of connections cannot make the refusals themselves a burden.
@@ -39,6 +44,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &LimitSettings,
+    proxies: TrustedProxies,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = http1::Builder::new();
@@ -48,6 +54,7 @@ pub(crate) async fn serve(
         .keep_alive(true);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    let per_client = ClientSlots::new(limits.max_connections_per_client, proxies);
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -66,6 +73,11 @@ pub(crate) async fn serve(
             refuse(stream, &refusals);
             continue;
         };
+        let Some(slot) = per_client.take(peer.ip()) else {
+            drop(permit);
+            refuse(stream, &refusals);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
@@ -78,7 +90,7 @@ pub(crate) async fn serve(
                 // Timeouts, resets, malformed requests: the client's doing, worth a debug line.
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(permit);
+            drop((permit, slot));
         });
     }
     drop(listener);

@@ -144,6 +144,64 @@ async fn connections_past_the_cap_get_503_and_the_slots_come_back() {
     server.stop().await;
 }
 
+/// One client holding its share of connections with slow heads cannot take every slot
+/// (issue 12, item 9): its next connection gets 503, another client is still served.
+#[tokio::test]
+async fn one_client_cannot_hold_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings_in(dir.path(), Mode::Session);
+    settings.limits.max_connections = 16;
+    settings.limits.max_connections_per_client = 2;
+    let server = Server::start(settings).await;
+    let from = |ip: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind((ip, 0).into()).unwrap();
+            socket.connect(server.addr).await.unwrap()
+        }
+    };
+    // Two connections from 127.0.0.2 that never finish their request heads.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = from("127.0.0.2").await;
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(tcp);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = from("127.0.0.2").await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_all(&mut third, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    // Anyone else is served meanwhile.
+    let mut other = from("127.0.0.3").await;
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_all(&mut other, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = from("127.0.0.2").await;
+    again
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_all(&mut again, Duration::from_secs(5)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the slots come back: {answer}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn overlong_bearer_tokens_are_refused_unread() {
     let dir = tempfile::tempdir().unwrap();

@@ -235,6 +235,11 @@ pub(crate) const DOCS: &[Doc] = &[
         "The most connections served at once; past it, 503.",
     ),
     set(
+        "limits.max_connections_per_client",
+        "The most connections one client address (IPv6: its /64) holds; trusted proxies are\n\
+         not capped.",
+    ),
+    set(
         "limits.header_read_timeout",
         "A request's line and headers must arrive within this (slowloris).",
     ),

@@ -55,8 +55,9 @@ pub async fn serve(cli: &Cli, mut settings: Settings) -> Result<(), Error> {
         println!("metrics on http://{local}/metrics");
         let router = app.metrics_router();
         let limits = app.settings().limits.clone();
+        let proxies = app.proxies().clone();
         tokio::spawn(async move {
-            crate::serve::serve(listener, router, &limits, std::future::pending()).await;
+            crate::serve::serve(listener, router, &limits, proxies, std::future::pending()).await;
         })
     });
     tracing::info!(%local, "listening");

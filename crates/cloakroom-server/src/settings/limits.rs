@@ -21,6 +21,11 @@ pub struct LimitSettings {
     pub header_read_timeout: Duration,
     /// The largest request line and headers, in bytes; larger gets 431. Default 16384.
     pub max_header_bytes: usize,
+    /// The most connections one client address (an IPv6 /64) holds at once; past it, its new
+    /// ones are answered 503, so that one client with slow request heads cannot take every
+    /// slot. Trusted proxies (`trusted_proxies`) are not capped: they carry everyone.
+    /// Default 64.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for LimitSettings {
@@ -29,6 +34,7 @@ impl Default for LimitSettings {
             max_connections: 2048,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
+            max_connections_per_client: 64,
         }
     }
 }
@@ -48,6 +54,12 @@ impl Settings {
             return Err(invalid(
                 "limits.header_read_timeout",
                 "must be between 100ms and 5m",
+            ));
+        }
+        if l.max_connections_per_client == 0 {
+            return Err(invalid(
+                "limits.max_connections_per_client",
+                "must be at least 1 (above limits.max_connections it changes nothing)",
             ));
         }
         if !(4096..=1024 * 1024).contains(&l.max_header_bytes) {
