@@ -24,7 +24,7 @@ pub struct LimitSettings {
     /// The most connections one client address (an IPv6 /64) holds at once; past it, its new
     /// ones are answered 503, so that one client with slow request heads cannot take every
     /// slot. Trusted proxies (`trusted_proxies`) are not capped: they carry everyone.
-    /// Default 64.
+    /// Default 512 (a quarter of `max_connections`: many users behind one NAT share an address).
     pub max_connections_per_client: usize,
 }
 
@@ -34,7 +34,7 @@ impl Default for LimitSettings {
             max_connections: 2048,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
-            max_connections_per_client: 64,
+            max_connections_per_client: 512,
         }
     }
 }
